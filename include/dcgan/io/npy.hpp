@@ -1,0 +1,25 @@
+// NumPy .npy files: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
+//
+//   "\x93NUMPY" major minor  header_len (u16 LE for v1.0, u32 LE for v2.0/3.0)
+//   header: a Python dict literal {'descr': '<f4', 'fortran_order': False, 'shape': (N, C, H, W), }
+//           space-padded and '\n'-terminated so the data starts 64-byte aligned
+//   data:   raw array, C order
+//
+// Latents (N, latent_dim) and raw images (N, C, H, W) in [-1, 1] travel as float32 .npy files.
+#pragma once
+#include <string>
+
+#include "dcgan/tensor.hpp"
+
+namespace dcgan {
+
+// Reads a v1.0/2.0/3.0 file holding a little-endian float32 ('<f4') array; '<f8' is accepted and
+// converted to float32. Refuses (FileError naming the file and saying why) Fortran order, other
+// dtypes, malformed headers, and files shorter than the header's shape says, before allocating.
+Tensor read_npy(const std::string& path);
+
+// Writes `t` as v1.0 (v2.0 if the header needs it), '<f4', C order, byte-identical to
+// numpy.save(path, np.float32 array) of the same shape. Atomic (see atomic_file.hpp).
+void write_npy(const std::string& path, const Tensor& t);
+
+}  // namespace dcgan

@@ -1,0 +1,127 @@
+// The layers a DCGAN needs, named and parameterised as in torch.nn.
+#pragma once
+#include <memory>
+
+#include "dcgan/nn/layer.hpp"
+#include "dcgan/ops/activation.hpp"
+#include "dcgan/ops/conv.hpp"
+#include "dcgan/ops/linear.hpp"
+
+namespace dcgan {
+
+// https://pytorch.org/docs/stable/generated/torch.nn.Linear.html
+// x (N, in) -> y (N, out); weight (out, in), bias (out).
+class Linear : public Layer {
+ public:
+  Linear(std::string name, int64_t in, int64_t out, bool bias = true);
+  std::string describe() const override;
+  Shape prepare(const Shape& in, ops::Impl impl) override;
+  void forward(const Tensor& x, Tensor& y, Mode mode) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx,
+                bool param_grads) override;
+  void reset_parameters(Rng& rng) override;
+
+ private:
+  ops::LinearGeom geom_;  // N set by prepare
+  ops::Impl impl_ = ops::Impl::fast;
+};
+
+// Conv2d (transposed = false) and ConvTranspose2d (transposed = true), square kernels.
+// https://pytorch.org/docs/stable/generated/torch.nn.Conv2d.html
+// https://pytorch.org/docs/stable/generated/torch.nn.ConvTranspose2d.html
+// x (N, C_in, H, W) -> y (N, C_out, Ho, Wo); weight (C_out, C_in, k, k) for Conv2d,
+// (C_in, C_out, k, k) for ConvTranspose2d; bias (C_out).
+class ConvLayer : public Layer {
+ public:
+  ConvLayer(std::string name, bool transposed, int64_t in, int64_t out, int64_t kernel,
+            int64_t stride, int64_t padding, int64_t output_padding, bool bias);
+  std::string describe() const override;
+  Shape prepare(const Shape& in, ops::Impl impl) override;
+  void forward(const Tensor& x, Tensor& y, Mode mode) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx,
+                bool param_grads) override;
+  void reset_parameters(Rng& rng) override;
+  bool transposed() const { return geom_.transposed; }
+
+ private:
+  ops::ConvGeom geom_;                  // N, H, W set by prepare
+  std::unique_ptr<ops::ConvOp> op_;     // prepared for geom_
+  ops::Impl impl_ = ops::Impl::fast;
+};
+
+inline std::unique_ptr<ConvLayer> Conv2d(std::string name, int64_t in, int64_t out, int64_t k,
+                                         int64_t stride, int64_t padding, bool bias = true) {
+  return std::make_unique<ConvLayer>(std::move(name), false, in, out, k, stride, padding, 0, bias);
+}
+inline std::unique_ptr<ConvLayer> ConvTranspose2d(std::string name, int64_t in, int64_t out,
+                                                  int64_t k, int64_t stride, int64_t padding,
+                                                  int64_t output_padding = 0, bool bias = true) {
+  return std::make_unique<ConvLayer>(std::move(name), true, in, out, k, stride, padding,
+                                     output_padding, bias);
+}
+
+// https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html
+// x, y (N, C, H, W); weight, bias, running_mean, running_var (C).
+class BatchNorm2d : public Layer {
+ public:
+  BatchNorm2d(std::string name, int64_t channels, float eps = 1e-5f, float momentum = 0.1f);
+  std::string describe() const override;
+  Shape prepare(const Shape& in, ops::Impl impl) override;
+  void forward(const Tensor& x, Tensor& y, Mode mode) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx,
+                bool param_grads) override;
+  void reset_parameters(Rng& rng) override;
+  int64_t* num_batches_tracked() override { return &num_batches_tracked_; }
+  float eps() const { return eps_; }
+
+ private:
+  int64_t C_;
+  float eps_, momentum_;
+  int64_t num_batches_tracked_ = 0;
+  Tensor save_mean_, save_invstd_;  // (C) from the last train-mode forward
+  Mode last_mode_ = Mode::train;
+  Shape in_shape_;
+  ops::Impl impl_ = ops::Impl::fast;
+};
+
+// ReLU, LeakyReLU(slope), Tanh, Sigmoid: element-wise, any shape.
+class Activation : public Layer {
+ public:
+  explicit Activation(ops::Act act, float slope = 0.f);
+  std::string describe() const override;
+  Shape prepare(const Shape& in, ops::Impl impl) override;
+  void forward(const Tensor& x, Tensor& y, Mode mode) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx,
+                bool param_grads) override;
+
+ private:
+  ops::Act act_;
+  float slope_;
+  ops::Impl impl_ = ops::Impl::fast;
+};
+
+inline std::unique_ptr<Activation> ReLU() { return std::make_unique<Activation>(ops::Act::relu); }
+inline std::unique_ptr<Activation> LeakyReLU(float slope) {
+  return std::make_unique<Activation>(ops::Act::leaky_relu, slope);
+}
+inline std::unique_ptr<Activation> Tanh() { return std::make_unique<Activation>(ops::Act::tanh); }
+inline std::unique_ptr<Activation> Sigmoid() {
+  return std::make_unique<Activation>(ops::Act::sigmoid);
+}
+
+// View as another shape with the batch dimension kept: (N, ...) -> (N, dims...).
+// PyTorch's `out.view(N, 128, s, s)` and `out.view(N, -1)` (flatten).
+class Reshape : public Layer {
+ public:
+  explicit Reshape(Shape per_sample);  // per_sample empty = flatten to (N, rest)
+  std::string describe() const override;
+  Shape prepare(const Shape& in, ops::Impl impl) override;
+  void forward(const Tensor& x, Tensor& y, Mode mode) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx,
+                bool param_grads) override;
+
+ private:
+  Shape per_sample_;
+};
+
+}  // namespace dcgan

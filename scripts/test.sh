@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs the whole test suite (the README's second command; .ci/run calls it).
+# The PyTorch reference data is regenerated every time, so it never goes stale.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+scripts/setup.sh
+echo "[test] regenerating PyTorch reference data into build/reference"
+/usr/bin/python3 tools/reference/make_reference.py --out build/reference
+echo "[test] running the test suite"
+cd build
+ctest --output-on-failure -j2 "$@"

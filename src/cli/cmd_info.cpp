@@ -1,0 +1,44 @@
+// dcgan info FILE: a checkpoint's config, training state and tensors.
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "dcgan/error.hpp"
+#include "dcgan/io/safetensors.hpp"
+#include "dcgan/models/config.hpp"
+
+namespace dcgan::cli {
+
+void add_info(CLI::App& app) {
+  auto* cmd = app.add_subcommand("info", "Print a checkpoint's configuration, training state and tensors");
+  auto path = std::make_shared<std::string>();
+  auto all = std::make_shared<bool>(false);
+  cmd->add_option("file", *path, "A .safetensors checkpoint")->required();
+  cmd->add_flag("--all", *all, "List optimizer tensors too");
+  cmd->callback([path, all] {
+    SafeTensors st = read_safetensors_header(*path);
+    fmt::print("{}\n", *path);
+    try {
+      fmt::print("model: {}\n", ModelConfig::from_metadata(st.metadata).summary());
+    } catch (const Error& e) {
+      fmt::print("model: (no valid config: {})\n", e.what());
+    }
+    fmt::print("metadata:\n");
+    for (auto& [k, v] : st.metadata) fmt::print("  {} = {}\n", k, v);
+    int64_t total = 0, hidden = 0;
+    fmt::print("tensors:\n");
+    for (auto& [name, t] : st.tensors) {
+      int64_t n = 1;
+      for (auto d : t.shape) n *= d;
+      total += n;
+      if (!*all && name.rfind("optimizer.", 0) == 0) {
+        ++hidden;
+        continue;
+      }
+      fmt::print("  {:<48} {:<4} {}\n", name, t.dtype, shape_str(t.shape));
+    }
+    if (hidden) fmt::print("  ... and {} optimizer tensors (--all lists them)\n", hidden);
+    fmt::print("{} tensors, {} values\n", st.tensors.size(), total);
+  });
+}
+
+}  // namespace dcgan::cli

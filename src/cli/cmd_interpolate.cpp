@@ -1,0 +1,79 @@
+// dcgan interpolate: walk the latent space between seeds or given latent vectors.
+#include <cstring>
+
+#include "cli/commands.hpp"
+#include "dcgan/error.hpp"
+#include "dcgan/generator.hpp"
+#include "dcgan/io/image.hpp"
+#include "dcgan/io/npy.hpp"
+#include "dcgan/rng.hpp"
+
+namespace dcgan::cli {
+
+void add_interpolate(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "interpolate", "Interpolate between latent vectors: a PNG grid (one row per pair) and/or an animated GIF");
+  struct Opts {
+    std::string ckpt, latents, grid, gif, npy, method = "slerp";
+    std::vector<uint64_t> seeds;
+    int steps = 8, threads = 0, delay_cs = 8;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("--checkpoint", o->ckpt, "A .safetensors checkpoint")->required();
+  auto* s = cmd->add_option("--seeds", o->seeds, "Key points as seeds: each seed's N(0,1) latent (at least 2)")
+                ->delimiter(',');
+  auto* l = cmd->add_option("--latents", o->latents, "Key points as a .npy (K, latent_dim), K >= 2");
+  s->excludes(l);
+  cmd->add_option("--steps", o->steps, "Points per pair, ends included")->capture_default_str();
+  cmd->add_option("--method", o->method, "slerp (spherical) or linear")
+      ->check(CLI::IsMember({"slerp", "linear"}))->capture_default_str();
+  cmd->add_option("--grid", o->grid, "PNG grid: one row per pair of key points");
+  cmd->add_option("--gif", o->gif, "Animated GIF through all key points");
+  cmd->add_option("--delay", o->delay_cs, "GIF frame delay in 1/100 s")->capture_default_str();
+  cmd->add_option("--npy", o->npy, "Raw outputs (P, C, H, W) as .npy");
+  cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->capture_default_str();
+  cmd->callback([o] {
+    if (o->grid.empty() && o->gif.empty() && o->npy.empty())
+      throw ConfigError("dcgan interpolate: nothing to write", "give --grid OUT.png, --gif OUT.gif or --npy OUT.npy");
+    set_num_threads(o->threads);
+    ImageGenerator gen(o->ckpt);
+    const int64_t L = gen.config().latent_dim;
+    Tensor keys;
+    if (!o->latents.empty()) {
+      keys = read_npy(o->latents);
+      if (keys.ndim() != 2 || keys.dim(1) != L || keys.dim(0) < 2)
+        throw FileError(o->latents, fmt::format("key points have shape {}; expected (K >= 2, {})",
+                                                shape_str(keys.shape()), L));
+    } else {
+      if (o->seeds.size() < 2) o->seeds = {0, 1};
+      keys = Tensor({int64_t(o->seeds.size()), L});
+      for (size_t i = 0; i < o->seeds.size(); ++i) {
+        Tensor z = gen.random_latents(1, o->seeds[i]);
+        std::memcpy(keys.data() + i * L, z.data(), L * sizeof(float));
+      }
+    }
+    const int64_t pairs = keys.dim(0) - 1;
+    Tensor path({pairs * o->steps, L});
+    for (int64_t p = 0; p < pairs; ++p) {
+      Tensor seg = interpolate_latents(keys.data() + p * L, keys.data() + (p + 1) * L, L, o->steps,
+                                       o->method == "slerp");
+      std::memcpy(path.data() + p * o->steps * L, seg.data(), seg.numel() * sizeof(float));
+    }
+    Tensor img = gen.generate(path);
+    if (!o->npy.empty()) write_npy(o->npy, img);
+    if (!o->grid.empty()) save_image_grid(o->grid, img, o->steps);
+    if (!o->gif.empty()) {
+      const int C = int(img.dim(1)), H = int(img.dim(2)), W = int(img.dim(3));
+      std::vector<std::vector<uint8_t>> frames;
+      for (int64_t i = 0; i < img.dim(0); ++i) {
+        // Skip the duplicate key frame where one pair ends and the next begins.
+        if (i > 0 && i % o->steps == 0) continue;
+        frames.push_back(to_uint8_hwc(img.data() + i * C * H * W, C, H, W));
+      }
+      write_gif(o->gif, frames, H, W, C, o->delay_cs, 0);
+    }
+    fmt::print("interpolated {} pair(s) x {} steps ({})\n", pairs, o->steps, o->method);
+  });
+}
+
+}  // namespace dcgan::cli

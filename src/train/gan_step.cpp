@@ -1,0 +1,64 @@
+#include "dcgan/train/gan_step.hpp"
+
+#include "dcgan/error.hpp"
+#include "dcgan/models/models.hpp"
+#include "dcgan/ops/loss.hpp"
+
+namespace dcgan {
+
+GanStep::GanStep(const ModelConfig& cfg, const GanOptions& opt, ops::Impl impl)
+    : config(cfg), options(opt) {
+  G = build_generator(cfg, impl);
+  D = build_discriminator(cfg, impl);
+  g_opt = Adam(G->num_params(), opt.g_adam);
+  d_opt = Adam(D->num_params(), opt.d_adam);
+}
+
+namespace {
+float mean_of(const Tensor& t) {
+  double s = 0;
+  for (int64_t i = 0; i < t.numel(); ++i) s += t[i];
+  return static_cast<float>(s / double(t.numel()));
+}
+}  // namespace
+
+StepStats GanStep::step(const Tensor& real, const Tensor& z) {
+  const int64_t B = real.dim(0);
+  DCGAN_CHECK(z.ndim() == 2 && z.dim(0) == B && z.dim(1) == config.latent_dim,
+              "[train] latents {} but expected ({}, {})", shape_str(z.shape()), B, config.latent_dim);
+  if (ones_.numel() != B) {
+    ones_ = Tensor({B, 1}, 1.f);
+    zeros_ = Tensor({B, 1}, 0.f);
+    real_targets_ = Tensor({B, 1}, options.real_label);
+    dp_ = Tensor({B, 1});
+  }
+  StepStats s;
+  // ---- G step: minimise BCE(D(G(z)), 1). D's parameter gradients are not needed here
+  // (PyTorch computes and then zeroes them), only its input gradient.
+  G->zero_grad();
+  const Tensor& gen = G->forward(z, Mode::train);  // G's output buffer; stays valid (G not run again)
+  const Tensor& pf = D->forward(gen, Mode::train);
+  s.d_fake = mean_of(pf);
+  s.g_loss = ops::bce_forward(B, pf.data(), ones_.data());
+  ops::bce_backward(B, pf.data(), ones_.data(), 1.f, dp_.data());
+  const Tensor& dgen = D->backward(dp_, /*want_dx=*/true, /*param_grads=*/false);
+  G->backward(dgen, /*want_dx=*/false, /*param_grads=*/true);
+  g_opt.step(G->param_values().data(), G->param_grads().data(), G->impl());
+
+  // ---- D step: (BCE(D(real), real_label) + BCE(D(gen.detach()), 0)) / 2.
+  D->zero_grad();
+  const Tensor& pr = D->forward(real, Mode::train);
+  s.d_real = mean_of(pr);
+  float real_loss = ops::bce_forward(B, pr.data(), real_targets_.data());
+  ops::bce_backward(B, pr.data(), real_targets_.data(), 0.5f, dp_.data());
+  D->backward(dp_, false, true);
+  const Tensor& pf2 = D->forward(gen, Mode::train);
+  float fake_loss = ops::bce_forward(B, pf2.data(), zeros_.data());
+  ops::bce_backward(B, pf2.data(), zeros_.data(), 0.5f, dp_.data());
+  D->backward(dp_, false, true);
+  s.d_loss = (real_loss + fake_loss) / 2;
+  d_opt.step(D->param_values().data(), D->param_grads().data(), D->impl());
+  return s;
+}
+
+}  // namespace dcgan

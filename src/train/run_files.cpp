@@ -1,0 +1,90 @@
+#include "train/run_files.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "dcgan/error.hpp"
+#include "dcgan/io/atomic_file.hpp"
+
+namespace fs = std::filesystem;
+
+namespace dcgan {
+
+namespace {
+void fsync_dir(const fs::path& d) {
+  int fd = ::open(d.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+}  // namespace
+
+void RunFiles::save_checkpoint(const SafeTensors& st, int64_t step, int keep) {
+  const fs::path cdir = fs::path(dir_) / "checkpoints";
+  const fs::path file = cdir / fmt::format("step_{:07}.safetensors", step);
+  write_safetensors_atomic(file.string(), st);
+  const fs::path latest = cdir / "latest.safetensors";
+  const fs::path tmp = cdir / fmt::format(".latest.tmp.{}", ::getpid());
+  ::unlink(tmp.c_str());
+  if (::link(file.c_str(), tmp.c_str()) != 0 || ::rename(tmp.c_str(), latest.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    throw FileError(latest.string(), fmt::format("cannot update: {}", std::strerror(err)),
+                    fmt::format("the new checkpoint is complete at {}", file.string()));
+  }
+  fsync_dir(cdir);
+  // Keep the newest `keep` step files (latest is a link to the newest, so it survives).
+  std::vector<fs::path> steps;
+  for (auto& e : fs::directory_iterator(cdir)) {
+    auto n = e.path().filename().string();
+    if (n.rfind("step_", 0) == 0 && e.path().extension() == ".safetensors") steps.push_back(e.path());
+  }
+  std::sort(steps.begin(), steps.end());
+  const size_t k = static_cast<size_t>(std::max(keep, 1));
+  for (size_t i = 0; i + k < steps.size(); ++i) {
+    std::error_code ec;
+    fs::remove(steps[i], ec);
+  }
+}
+
+void RunFiles::reset_metrics() { write_file_atomic((fs::path(dir_) / "metrics.jsonl").string(), ""); }
+
+void RunFiles::append_metrics(const std::string& line) {
+  const fs::path p = fs::path(dir_) / "metrics.jsonl";
+  std::FILE* f = std::fopen(p.c_str(), "a");
+  if (!f) throw FileError(p.string(), std::string("cannot append: ") + std::strerror(errno),
+                          "check that the run directory is writable and the disk not full");
+  bool ok = std::fputs((line + "\n").c_str(), f) >= 0;
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok) throw FileError(p.string(), "write failed (disk full?)", "free some space and --resume");
+}
+
+void RunFiles::truncate_metrics_after(int64_t step) {
+  const fs::path p = fs::path(dir_) / "metrics.jsonl";
+  std::ifstream in(p);
+  if (!in) return;
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    try {
+      auto j = nlohmann::json::parse(line);
+      if (j.value("step", int64_t(0)) > step) continue;
+    } catch (const nlohmann::json::exception&) {
+      continue;  // a line cut by a kill mid-write
+    }
+    kept += line + "\n";
+  }
+  write_file_atomic(p.string(), kept);
+}
+
+}  // namespace dcgan

@@ -1,0 +1,350 @@
+// The training loop: see include/dcgan/train/trainer.hpp for the run directory layout.
+#include "dcgan/train/trainer.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "dcgan/data/dataset.hpp"
+#include "dcgan/data/loader.hpp"
+#include "dcgan/error.hpp"
+#include "dcgan/io/atomic_file.hpp"
+#include "dcgan/io/image.hpp"
+#include "dcgan/models/checkpoint.hpp"
+#include "dcgan/models/models.hpp"
+#include "train/run_files.hpp"
+
+namespace fs = std::filesystem;
+
+namespace dcgan {
+
+namespace {
+
+std::atomic<int> g_signal{0};
+extern "C" void on_signal(int sig) { g_signal.store(sig); }
+
+// Installs SIGINT/SIGTERM handlers for the lifetime of a training run: the current step
+// finishes, a checkpoint is written, and train() returns with interrupted = true.
+struct SignalGuard {
+  struct sigaction old_int {}, old_term {};
+  SignalGuard() {
+    g_signal.store(0);
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+  }
+  ~SignalGuard() {
+    sigaction(SIGINT, &old_int, nullptr);
+    sigaction(SIGTERM, &old_term, nullptr);
+  }
+};
+
+constexpr uint64_t kFixedNoiseSalt = 0x5eed'f1ed'0000'0001ULL;
+constexpr uint64_t kInitSalt = 0x1417'0000'0000'0002ULL;
+
+std::string fmt_duration(double s) {
+  if (!std::isfinite(s) || s < 0) return "?";
+  int64_t t = static_cast<int64_t>(s + 0.5);
+  if (t >= 3600) return fmt::format("{}h{:02}m", t / 3600, (t / 60) % 60);
+  if (t >= 60) return fmt::format("{}m{:02}s", t / 60, t % 60);
+  return fmt::format("{}s", t);
+}
+
+class Run {
+ public:
+  Run(TrainConfig cfg, bool resuming) : cfg_(std::move(cfg)), resuming_(resuming) {}
+  TrainResult go();
+
+ private:
+  void prepare_dirs();
+  void build();
+  void restore(const std::string& ckpt);
+  void save_checkpoint();
+  void save_samples(const std::string& name);
+  void log_step(const StepStats& s, bool force_line);
+  bool done() const {
+    return (cfg_.steps > 0 && step_ >= cfg_.steps) || (cfg_.epochs > 0 && epoch_ >= cfg_.epochs);
+  }
+  int64_t target_steps() const;
+
+  TrainConfig cfg_;
+  bool resuming_;
+  fs::path dir_, ckpt_dir_, sample_dir_;
+  Dataset data_;
+  std::unique_ptr<BatchLoader> loader_;
+  std::unique_ptr<GanStep> gs_;
+  std::unique_ptr<Sequential> sampler_;  // eval-mode copy of G for grids
+  Rng rng_{0};
+  Tensor z_, fixed_z_;
+  int64_t step_ = 0, epoch_ = 0;
+  int64_t resumed_from_ = 0;
+  int64_t low_d_loss_run_ = 0;
+  bool warned_collapse_ = false;
+  std::chrono::steady_clock::time_point t0_, last_print_;
+  int64_t step_at_t0_ = 0;
+  RunFiles files_;
+};
+
+int64_t Run::target_steps() const {
+  int64_t by_epochs = cfg_.epochs > 0 ? cfg_.epochs * loader_->batches_per_epoch() : 0;
+  if (cfg_.steps > 0 && by_epochs > 0) return std::min(cfg_.steps, by_epochs);
+  return cfg_.steps > 0 ? cfg_.steps : by_epochs;
+}
+
+void Run::prepare_dirs() {
+  dir_ = cfg_.out;
+  ckpt_dir_ = dir_ / "checkpoints";
+  sample_dir_ = dir_ / "samples";
+  std::error_code ec;
+  for (auto& d : {dir_, ckpt_dir_, sample_dir_}) {
+    fs::create_directories(d, ec);
+    if (ec || access(d.c_str(), W_OK) != 0)
+      throw FileError(d.string(), "cannot create or write to the output directory",
+                      "choose a writable --out directory");
+  }
+  files_ = RunFiles(dir_.string());
+}
+
+void Run::build() {
+  set_num_threads(cfg_.threads);
+  if (cfg_.batch_size <= 0) cfg_.batch_size = cfg_.model.arch == "dcgan" ? 128 : 64;
+  gs_ = std::make_unique<GanStep>(cfg_.model, cfg_.gan);
+  sampler_ = build_generator(cfg_.model);
+  DataSpec spec;
+  spec.source = cfg_.data;
+  spec.img_size = cfg_.model.img_size;
+  spec.channels = cfg_.model.channels;
+  spec.strict = cfg_.strict_data;
+  data_ = load_dataset(spec);
+  if (!cfg_.quiet) fmt::print(stderr, "data: {}\n", data_.description);
+  DCGAN_CHECK(data_.size() >= cfg_.batch_size,
+              "[train] the dataset has {} images, fewer than one batch of {}", data_.size(),
+              cfg_.batch_size);
+  loader_ = std::make_unique<BatchLoader>(data_, cfg_.batch_size, cfg_.seed, /*drop_last=*/true);
+  z_ = Tensor({cfg_.batch_size, cfg_.model.latent_dim});
+  Rng fixed(cfg_.seed ^ kFixedNoiseSalt);
+  fixed_z_ = Tensor({cfg_.n_fixed, cfg_.model.latent_dim});
+  for (int64_t i = 0; i < fixed_z_.numel(); ++i) fixed_z_[i] = fixed.normal();
+}
+
+void Run::restore(const std::string& path) {
+  SafeTensors st = read_safetensors(path);
+  load_network(st, "generator.", *gs_->G);
+  load_network(st, "discriminator.", *gs_->D);
+  load_adam(st, "generator", *gs_->G, gs_->g_opt);
+  load_adam(st, "discriminator", *gs_->D, gs_->d_opt);
+  try {
+    step_ = std::stoll(st.meta("step"));
+    epoch_ = std::stoll(st.meta("epoch"));
+    rng_.set_state(st.meta("rng_state"));
+    LoaderState ls;
+    ls.seed = std::stoull(st.meta("loader_seed"));
+    ls.epoch = std::stoll(st.meta("loader_epoch"));
+    ls.index_in_epoch = std::stoll(st.meta("loader_index"));
+    loader_->restore(ls);
+  } catch (const std::logic_error&) {
+    throw FileError(path, "training state in the metadata is missing or malformed",
+                    "this looks like a generator-only checkpoint; it can be sampled but not resumed");
+  }
+  resumed_from_ = step_;
+}
+
+void Run::save_checkpoint() {
+  SafeTensors st;
+  put_network(st, "generator.", *gs_->G);
+  put_network(st, "discriminator.", *gs_->D);
+  put_adam(st, "generator", *gs_->G, gs_->g_opt);
+  put_adam(st, "discriminator", *gs_->D, gs_->d_opt);
+  for (auto& [k, v] : cfg_.model.to_metadata()) st.metadata[k] = v;
+  LoaderState ls = loader_->state();
+  st.metadata["format"] = "dcgan-checkpoint";
+  st.metadata["format_version"] = "1";
+  st.metadata["step"] = std::to_string(step_);
+  st.metadata["epoch"] = std::to_string(epoch_);
+  st.metadata["rng_state"] = rng_.state();
+  st.metadata["loader_seed"] = std::to_string(ls.seed);
+  st.metadata["loader_epoch"] = std::to_string(ls.epoch);
+  st.metadata["loader_index"] = std::to_string(ls.index_in_epoch);
+  st.metadata["train_config"] = cfg_.to_json();
+  files_.save_checkpoint(st, step_, cfg_.keep);
+}
+
+void Run::save_samples(const std::string& name) {
+  // Copy G's weights and running statistics into the sampler and run it in eval mode.
+  auto src = gs_->G->state();
+  auto dst = sampler_->state();
+  for (size_t i = 0; i < src.size(); ++i) {
+    if (src[i].i64) *dst[i].i64 = *src[i].i64;
+    else dst[i].tensor->copy_from(*src[i].tensor);
+  }
+  const Tensor& img = sampler_->forward(fixed_z_, Mode::eval);
+  save_image_grid((sample_dir_ / name).string(), img, 8);
+}
+
+void Run::log_step(const StepStats& s, bool force_line) {
+  using clock = std::chrono::steady_clock;
+  auto now = clock::now();
+  double el = std::chrono::duration<double>(now - t0_).count();
+  double ips = el > 0 ? double(step_ - step_at_t0_) * cfg_.batch_size / el : 0;
+  int64_t target = target_steps();
+  double eta = ips > 0 && target > 0 ? double(target - step_) * cfg_.batch_size / ips : NAN;
+  const int64_t bpe = loader_->batches_per_epoch();
+  std::string line = fmt::format(
+      "epoch {}/{} step {}{} | {:.0f} img/s | ETA {} | D {:.4f} G {:.4f} D(x) {:.3f} D(G(z)) {:.3f}",
+      epoch_ + 1, cfg_.epochs > 0 ? std::to_string(cfg_.epochs) : "-", step_,
+      target > 0 ? "/" + std::to_string(target) : "", ips, fmt_duration(eta), s.d_loss, s.g_loss,
+      s.d_real, s.d_fake);
+  (void)bpe;
+  const bool tty = isatty(STDERR_FILENO);
+  const bool log_now = cfg_.log_every > 0 && step_ % cfg_.log_every == 0;
+  if (!cfg_.quiet) {
+    if (tty && (force_line || std::chrono::duration<double>(now - last_print_).count() > 0.25)) {
+      fmt::print(stderr, "\r\033[K{}", line);
+      if (force_line) fmt::print(stderr, "\n");
+      last_print_ = now;
+    } else if (!tty && (log_now || force_line)) {
+      fmt::print(stderr, "{}\n", line);
+    }
+  }
+  if (log_now || force_line) {
+    nlohmann::json j;
+    j["step"] = step_;
+    j["epoch"] = epoch_;
+    j["d_loss"] = s.d_loss;
+    j["g_loss"] = s.g_loss;
+    j["d_x"] = s.d_real;
+    j["d_g_z"] = s.d_fake;
+    j["img_per_s"] = std::round(ips * 10) / 10;
+    files_.append_metrics(j.dump());
+  }
+}
+
+TrainResult Run::go() {
+  prepare_dirs();
+  build();
+  const fs::path latest = ckpt_dir_ / "latest.safetensors";
+  if (resuming_) {
+    restore(latest.string());
+    files_.truncate_metrics_after(step_);
+    if (!cfg_.quiet) fmt::print(stderr, "resumed {} at step {} (epoch {})\n", latest.string(), step_, epoch_);
+  } else {
+    if (fs::exists(latest))
+      throw FileError(latest.string(), "the output directory already holds a training run",
+                      fmt::format("continue it with 'dcgan train --resume {}', or choose another --out",
+                                  dir_.string()));
+    Rng init(cfg_.seed ^ kInitSalt);
+    init_dcgan_weights(*gs_->G, init);
+    init_dcgan_weights(*gs_->D, init);
+    rng_ = Rng(cfg_.seed);
+    files_.reset_metrics();
+  }
+  write_file_atomic((dir_ / "config.json").string(), cfg_.to_json() + "\n");
+  if (!fs::exists(sample_dir_ / "real.png")) {
+    Tensor real = data_.batch_as_float(0, std::min<int64_t>(cfg_.n_fixed, data_.size()));
+    save_image_grid((sample_dir_ / "real.png").string(), real, 8);
+  }
+  if (!cfg_.quiet)
+    fmt::print(stderr, "model: {} | batch {} | {} threads | G {} params, D {} params | out {}\n",
+               cfg_.model.summary(), cfg_.batch_size, num_threads(), gs_->G->num_params(),
+               gs_->D->num_params(), dir_.string());
+
+  SignalGuard signals;
+  TrainResult res;
+  t0_ = last_print_ = std::chrono::steady_clock::now();
+  step_at_t0_ = step_;
+  StepStats s;
+  bool need_final_ckpt = false;
+  while (!done()) {
+    const Tensor& real = loader_->next();
+    for (int64_t i = 0; i < z_.numel(); ++i) z_[i] = rng_.normal();
+    s = gs_->step(real, z_);
+    ++step_;
+    if (!std::isfinite(s.d_loss) || !std::isfinite(s.g_loss)) {
+      if (isatty(STDERR_FILENO)) fmt::print(stderr, "\n");
+      throw Error(fmt::format("[train] step {}: the loss became {} (D {} G {}); training stopped. "
+                              "The last good checkpoint is {} (nothing was overwritten).",
+                              step_, std::isfinite(s.d_loss) ? "infinite" : "NaN", s.d_loss, s.g_loss,
+                              fs::exists(latest) ? latest.string() : std::string("(none yet)")),
+                  "lower the learning rates (--lr-g, --lr-d), try --label-smoothing 0.1, "
+                  "or continue from the last checkpoint with --resume");
+    }
+    if (s.d_loss < 1e-3f) {
+      if (++low_d_loss_run_ >= 200 && !warned_collapse_) {
+        fmt::print(stderr, "\nwarning: D's loss has stayed below 1e-3 for {} steps (step {}): the "
+                           "discriminator wins outright, a symptom of collapse. Consider label "
+                           "smoothing or a lower D learning rate.\n", low_d_loss_run_, step_);
+        warned_collapse_ = true;
+      }
+    } else {
+      low_d_loss_run_ = 0;
+    }
+    bool epoch_end = loader_->state().index_in_epoch == 0;
+    if (epoch_end) ++epoch_;
+    log_step(s, epoch_end);
+    need_final_ckpt = true;
+    if (cfg_.sample_every > 0 && step_ % cfg_.sample_every == 0)
+      save_samples(fmt::format("step_{:07}.png", step_));
+    if (epoch_end) save_samples(fmt::format("epoch_{:03}.png", epoch_));
+    if ((cfg_.checkpoint_every > 0 && step_ % cfg_.checkpoint_every == 0) || epoch_end) {
+      save_checkpoint();
+      need_final_ckpt = false;
+    }
+    if (int sig = g_signal.load()) {
+      if (isatty(STDERR_FILENO)) fmt::print(stderr, "\n");
+      fmt::print(stderr, "caught {}: finished step {}, writing a checkpoint\n",
+                 sig == SIGINT ? "SIGINT" : "SIGTERM", step_);
+      if (need_final_ckpt) save_checkpoint();
+      res.interrupted = true;
+      res.signal = sig;
+      res.step = step_;
+      res.epoch = epoch_;
+      return res;
+    }
+  }
+  if (need_final_ckpt || !fs::exists(latest)) save_checkpoint();
+  save_samples(fmt::format("step_{:07}.png", step_));
+  if (!cfg_.quiet)
+    fmt::print(stderr, "\ndone: step {}, epoch {}. Checkpoint: {}  Samples: {}\n", step_, epoch_,
+               latest.string(), sample_dir_.string());
+  res.step = step_;
+  res.epoch = epoch_;
+  return res;
+}
+
+}  // namespace
+
+TrainResult train(const TrainConfig& cfg) {
+  cfg.model.validate();
+  return Run(cfg, false).go();
+}
+
+TrainResult resume(const std::string& dir, int64_t steps, int64_t epochs, int threads) {
+  const fs::path latest = fs::path(dir) / "checkpoints" / "latest.safetensors";
+  if (!fs::exists(latest))
+    throw FileError(latest.string(), "no checkpoint to resume from",
+                    "pass the --out directory of an earlier 'dcgan train' run");
+  SafeTensors header = read_safetensors_header(latest.string());
+  std::string json = header.meta("train_config");
+  if (json.empty())
+    throw FileError(latest.string(), "the checkpoint holds no training configuration",
+                    "it can be sampled with 'dcgan sample' but not resumed");
+  TrainConfig cfg = TrainConfig::from_json(json);
+  cfg.out = dir;
+  if (steps > 0) cfg.steps = steps;
+  if (epochs > 0) cfg.epochs = epochs;
+  if (threads > 0) cfg.threads = threads;
+  return Run(cfg, true).go();
+}
+
+}  // namespace dcgan

@@ -1,0 +1,65 @@
+// Whole generator and discriminator, forward and backward in train mode, against PyTorch
+// (tools/reference/make_reference.py, case b), for both Impl::reference and Impl::fast.
+#include <gtest/gtest.h>
+
+#include "dcgan/models/checkpoint.hpp"
+#include "dcgan/models/models.hpp"
+#include "support/reference_data.hpp"
+
+namespace dcgan {
+namespace {
+
+// Forward outputs: float32 rounding through ~10 layers; 1e-5 relative L2 leaves ample room.
+constexpr double kForwardTol = 1e-5;
+// Parameter gradients: reductions over batch and space in different orders than PyTorch
+// (oneDNN blocked kernels), amplified through BatchNorm's backward: 1e-4 relative L2.
+constexpr double kGradTol = 1e-4;
+
+void check_model_file(const std::string& path, ops::Impl impl) {
+  SCOPED_TRACE(path + " impl=" + ops::impl_name(impl));
+  SafeTensors st = read_safetensors(path);
+  ModelConfig cfg = ModelConfig::from_metadata(st.metadata);
+  auto G = build_generator(cfg, impl);
+  auto D = build_discriminator(cfg, impl);
+  load_network(st, "generator.", *G);
+  load_network(st, "discriminator.", *D);
+
+  // Generator: forward, backward of dot(out, g_gy).
+  Tensor z = st.get("z");
+  const Tensor& out = G->forward(z, Mode::train);
+  Tensor ref_out = st.get("g_out", out.shape());
+  EXPECT_LT(rel_l2_error(out, ref_out), kForwardTol) << "generator output";
+  G->zero_grad();
+  G->backward(st.get("g_gy", out.shape()), false, true);
+  for (auto& e : G->state()) {
+    if (e.is_param) {
+      Tensor ref = st.get("g_grad." + e.name, e.grad->shape());
+      EXPECT_LT(rel_l2_error(*e.grad, ref), kGradTol) << "generator grad " << e.name;
+    } else if (e.tensor && st.has("g_buffers_after." + e.name)) {
+      Tensor ref = st.get("g_buffers_after." + e.name, e.tensor->shape());
+      EXPECT_LT(rel_l2_error(*e.tensor, ref), kForwardTol) << "generator buffer " << e.name;
+    }
+  }
+
+  // Discriminator: forward, backward with input gradient.
+  Tensor x = st.get("x");
+  const Tensor& dout = D->forward(x, Mode::train);
+  EXPECT_LT(rel_l2_error(dout, st.get("d_out")), kForwardTol) << "discriminator output";
+  D->zero_grad();
+  const Tensor& dx = D->backward(st.get("d_gy", dout.shape()), true, true);
+  EXPECT_LT(rel_l2_error(dx, st.get("d_dx", x.shape())), kGradTol) << "discriminator input grad";
+  for (auto& e : D->state())
+    if (e.is_param) {
+      Tensor ref = st.get("d_grad." + e.name, e.grad->shape());
+      EXPECT_LT(rel_l2_error(*e.grad, ref), kGradTol) << "discriminator grad " << e.name;
+    }
+}
+
+TEST(ReferenceModels, ForwardBackwardMatchPyTorch) {
+  auto files = testing::reference_files("models");
+  for (auto& f : files)
+    for (ops::Impl impl : {ops::Impl::reference, ops::Impl::fast}) check_model_file(f, impl);
+}
+
+}  // namespace
+}  // namespace dcgan
