@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,21 @@ inline std::vector<std::string> reference_files(const std::string& sub) {
   EXPECT_FALSE(out.empty()) << "no reference data in " << dir
                             << "; run: /usr/bin/python3 tools/reference/make_reference.py --out "
                             << DCGAN_REFERENCE_DIR;
+  return out;
+}
+
+// Comma-separated list in a metadata value ("model.2.bias,model.5.bias"), as a set.
+inline std::set<std::string> meta_list(const SafeTensors& st, const std::string& key) {
+  std::set<std::string> out;
+  std::string v = st.meta(key), item;
+  for (char c : v + ",") {
+    if (c == ',') {
+      if (!item.empty()) out.insert(item);
+      item.clear();
+    } else {
+      item += c;
+    }
+  }
   return out;
 }
 

@@ -1,0 +1,115 @@
+// End-to-end: dcgan train on a small slice (steps, not epochs), exact resume, bad inputs.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "dcgan/io/safetensors.hpp"
+#include "support/cli.hpp"
+
+namespace fs = std::filesystem;
+
+namespace dcgan {
+namespace {
+
+using testing::run_dcgan;
+using testing::TempDir;
+
+const std::string kTrain =
+    "train --data fashion-mnist --batch-size 32 --seed 7 --deterministic --threads 2 "
+    "--sample-every 20 --checkpoint-every 10 --log-every 5 ";
+
+// Every generator.* / discriminator.* / optimizer.* tensor byte-identical.
+void expect_same_tensors(const std::string& a, const std::string& b) {
+  SafeTensors x = read_safetensors(a), y = read_safetensors(b);
+  ASSERT_EQ(x.tensors.size(), y.tensors.size());
+  int compared = 0;
+  for (auto& [name, t] : x.tensors) {
+    ASSERT_TRUE(y.has(name)) << name;
+    EXPECT_EQ(t.shape, y.tensors.at(name).shape) << name;
+    EXPECT_TRUE(t.bytes == y.tensors.at(name).bytes) << "tensor differs: " << name;
+    ++compared;
+  }
+  EXPECT_GT(compared, 20);
+  EXPECT_EQ(x.meta("step"), y.meta("step"));
+  EXPECT_EQ(x.meta("rng_state"), y.meta("rng_state"));
+}
+
+TEST(CliTrain, RunDirectoryAndExactResume) {
+  TempDir d("train");
+  auto full = run_dcgan(kTrain + "--steps 40 --out " + d / "full");
+  ASSERT_EQ(full.code, 0) << full.output;
+  for (auto f : {"config.json", "metrics.jsonl", "samples/real.png", "samples/step_0000020.png",
+                 "samples/step_0000040.png", "checkpoints/latest.safetensors"})
+    EXPECT_TRUE(fs::exists(d.path / "full" / f)) << f;
+  // metrics.jsonl: one JSON object per logged step (every 5 steps).
+  std::ifstream m(d / "full/metrics.jsonl");
+  int lines = 0;
+  for (std::string l; std::getline(m, l);) {
+    EXPECT_EQ(l.front(), '{');
+    EXPECT_NE(l.find("\"d_loss\""), std::string::npos);
+    ++lines;
+  }
+  EXPECT_EQ(lines, 8);
+  // keep = 3 step checkpoints besides latest.
+  int steps = 0;
+  for (auto& e : fs::directory_iterator(d.path / "full/checkpoints"))
+    steps += e.path().filename().string().rfind("step_", 0) == 0;
+  EXPECT_EQ(steps, 3);
+
+  auto half = run_dcgan(kTrain + "--steps 20 --out " + d / "split");
+  ASSERT_EQ(half.code, 0) << half.output;
+  auto rest = run_dcgan("train --resume " + d / "split" + " --steps 40");
+  ASSERT_EQ(rest.code, 0) << rest.output;
+  EXPECT_NE(rest.output.find("resumed"), std::string::npos) << rest.output;
+  expect_same_tensors(d / "full/checkpoints/latest.safetensors", d / "split/checkpoints/latest.safetensors");
+  // The resumed run's metrics continue where the first stopped: again 8 lines in all.
+  std::ifstream m2(d / "split/metrics.jsonl");
+  int lines2 = 0;
+  for (std::string l; std::getline(m2, l);) ++lines2;
+  EXPECT_EQ(lines2, 8);
+}
+
+TEST(CliTrain, RefusesToOverwriteARun) {
+  TempDir d("overwrite");
+  ASSERT_EQ(run_dcgan(kTrain + "--steps 2 --out " + d.str()).code, 0);
+  auto again = run_dcgan(kTrain + "--steps 2 --out " + d.str());
+  EXPECT_NE(again.code, 0);
+  EXPECT_NE(again.output.find("--resume"), std::string::npos) << again.output;
+}
+
+TEST(CliTrain, MissingDataPathIsNamed) {
+  TempDir d("missing");
+  auto r = run_dcgan("train --steps 2 --data /nonexistent/images --out " + d / "run");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("/nonexistent/images"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(d.path / "run/checkpoints/latest.safetensors"));
+}
+
+TEST(CliTrain, CorruptCheckpointOnResumeIsRefused) {
+  TempDir d("corrupt");
+  ASSERT_EQ(run_dcgan(kTrain + "--steps 10 --out " + d.str()).code, 0);
+  const std::string latest = d / "checkpoints/latest.safetensors";
+  auto size = fs::file_size(latest);
+  // Keep a copy of the good bytes, then truncate the checkpoint in the middle.
+  std::ifstream in(latest, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  in.close();
+  fs::remove(latest);  // break the hard link so the step file stays good
+  std::ofstream(latest, std::ios::binary).write(bytes.data(), std::streamsize(size / 2));
+  auto r = run_dcgan("train --resume " + d.str() + " --steps 20");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("latest.safetensors"), std::string::npos) << r.output;
+  EXPECT_EQ(fs::file_size(latest), size / 2) << "a refused resume must not touch the file";
+}
+
+TEST(CliTrain, BadOptionsAreNamed) {
+  TempDir d("badopt");
+  auto r = run_dcgan("train --img-size 48 --steps 1 --out " + d.str());
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("--img-size"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace dcgan
