@@ -469,8 +469,7 @@ TEST_F(IoTest, AtomicWriteIntoReadonlyDirectoryKeepsOldFile) {
     EXPECT_EQ(WEXITSTATUS(status), 0) << "2 no error, 3 wrong message, 4 other exception";
   }
   EXPECT_EQ(read_bytes(p), "old contents");
-  EXPECT_TRUE(fs::is_empty(path("ro")) || fs::directory_entry(p).exists());
-  EXPECT_EQ(std::distance(fs::directory_iterator(path("ro")), fs::directory_iterator()), 1);
+  EXPECT_EQ(std::distance(fs::directory_iterator(path("ro")), fs::directory_iterator()), 1);  // no temp file
 }
 
 TEST_F(IoTest, AtomicWriteFailureInBodyKeepsOldFile) {
