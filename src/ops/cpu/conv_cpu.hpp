@@ -1,0 +1,35 @@
+// CPU convolution implementations (private to the library and its tests).
+//   make_conv_reference: plain loops, the oracle (conv_reference.cpp).
+//   make_conv_onednn:    oneDNN primitives with blocked layouts (conv_onednn.cpp).
+// The reference loops are also exposed as templates, instantiated for float and double, so the
+// tests can run them in double for finite-difference gradient checks.
+//
+// Legend: N batch, C_in / C_out channels, H/W input size, Ho/Wo output size (g.Ho(), g.Wo()),
+// k kernel. Layouts: x (N, C_in, H, W), y (N, C_out, Ho, Wo), b (C_out),
+// w (C_out, C_in, k, k) for Conv2d and (C_in, C_out, k, k) for ConvTranspose2d.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "dcgan/ops/conv.hpp"
+
+namespace dcgan::ops::cpu {
+
+std::unique_ptr<ConvOp> make_conv_reference(const ConvGeom& g);
+std::unique_ptr<ConvOp> make_conv_onednn(const ConvGeom& g);
+// The oneDNN kernels a fast op runs, "forward <impl> | backward_data <impl> | backward_weights
+// <impl>" (e.g. jit:avx512_core, x64:gemm:jit; ref:any would be the 100x-slower fallback).
+// Empty for an op that is not a oneDNN one.
+std::string onednn_conv_info(const ConvOp& op);
+
+// T = float or double; sums are accumulated in double. Same contract as ConvOp.
+// b / db are ignored when g.has_bias is false (may be null).
+template <class T>
+void conv_ref_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y);
+template <class T>
+void conv_ref_backward_data(const ConvGeom& g, const T* dy, const T* w, T* dx);
+template <class T>
+void conv_ref_backward_weights(const ConvGeom& g, const T* x, const T* dy, T* dw, T* db,
+                               bool accumulate);
+
+}  // namespace dcgan::ops::cpu

@@ -1,0 +1,390 @@
+// Fast Conv2d / ConvTranspose2d on oneDNN 2.6 (https://oneapi-src.github.io/oneDNN/v2.6/).
+//
+// Legend: N batch, C_in / C_out channels, H/W input size, Ho/Wo output size, k kernel.
+//   x (N, C_in, H, W) nchw     y (N, C_out, Ho, Wo) nchw     b (C_out)
+//   w Conv2d (C_out, C_in, k, k) = oneDNN oihw on dims {C_out, C_in, k, k}
+//   w ConvTranspose2d (C_in, C_out, k, k) = oneDNN iohw on dims {C_out, C_in, k, k}
+//     (oneDNN names deconvolution weights {OC, IC, kh, kw} whatever their memory order)
+//
+// Everything is created once per geometry in the constructor: the primitives (format `any`, so
+// oneDNN picks blocked layouts such as nChw8c; on plain layouts its deconvolution falls back
+// to a reference kernel 100-1000x slower), the internal blocked buffers, the reorders between
+// them and the caller's plain buffers, and one scratchpad shared by all of them. A call binds
+// the caller's pointers, reorders the inputs in, runs the primitive and reorders the outputs out.
+// Two measured exceptions to "let oneDNN choose": a pass whose output would be stored padded
+// (1- or 3-channel images in 16-channel blocks) runs on plain layouts (choose_layouts), and a
+// transposed conv's bias is added by us (add_bias_nchw).
+// Threads: oneDNN's OpenMP runtime uses omp_get_max_threads() at execution time.
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "dcgan/error.hpp"
+#include "ops/cpu/conv_cpu.hpp"
+
+namespace dcgan::ops::cpu {
+
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using Args = std::unordered_map<int, memory>;
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  return eng;
+}
+
+dnnl::stream& cpu_stream() {
+  static dnnl::stream s(cpu_engine());
+  return s;
+}
+
+memory::desc f32_desc(const memory::dims& d, tag t) { return {d, memory::data_type::f32, t}; }
+
+// Primitives get their scratchpad from us (one buffer per ConvOp) instead of allocating it.
+dnnl::primitive_attr user_scratchpad_attr() {
+  dnnl::primitive_attr a;
+  a.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return a;
+}
+
+// One primitive with its bound arguments. The scratchpad argument is added once the shared
+// scratchpad buffer exists (OnednnConv::attach_scratchpad).
+struct Step {
+  dnnl::primitive prim;
+  Args args;
+  memory::desc scratch_md;
+  void run() { prim.execute(cpu_stream(), args); }
+};
+
+Step reorder_step(const memory& from, const memory& to, bool add_into_dst = false) {
+  dnnl::primitive_attr attr = user_scratchpad_attr();
+  if (add_into_dst) {  // to = to + reorder(from)
+    dnnl::post_ops po;
+    po.append_sum(1.f);
+    attr.set_post_ops(po);
+  }
+  dnnl::reorder::primitive_desc pd(from, to, attr);
+  return {dnnl::reorder(pd), {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}}, pd.scratchpad_desc()};
+}
+
+// A primitive argument backed by a caller's plain buffer. `user` wraps the caller's pointer
+// (bound per call); `prim` is what the primitive reads or writes: `user` itself when the
+// primitive chose the plain layout, otherwise an internal buffer in the chosen layout with
+// `convert` between the two (user -> prim for inputs, prim -> user for outputs).
+struct Port {
+  memory user;
+  memory prim;
+  std::optional<Step> convert;
+  void bind(const void* p) { user.set_data_handle(const_cast<void*>(p)); }
+};
+
+Port input_port(const memory::desc& user_md, const memory::desc& chosen) {
+  Port p{memory(user_md, cpu_engine(), DNNL_MEMORY_NONE), {}, {}};
+  if (chosen == user_md) {
+    p.prim = p.user;
+  } else {
+    p.prim = memory(chosen, cpu_engine());
+    p.convert = reorder_step(p.user, p.prim);
+  }
+  return p;
+}
+
+Port output_port(const memory::desc& user_md, const memory::desc& chosen) {
+  Port p{memory(user_md, cpu_engine(), DNNL_MEMORY_NONE), {}, {}};
+  if (chosen == user_md) {
+    p.prim = p.user;
+  } else {
+    p.prim = memory(chosen, cpu_engine());
+    p.convert = reorder_step(p.prim, p.user);
+  }
+  return p;
+}
+
+// Layouts a pass's primitive descriptor is created with.
+struct Layouts {
+  memory::desc x, w, y;
+};
+
+// oneDNN's blocked layouts keep channels in blocks of 8 or 16, so a 1- or 3-channel image is
+// stored padded to a whole block. A kernel that writes such a tensor (the generator's last
+// transposed conv, the discriminator's first conv's data gradient) then does 5-16x the work.
+bool padded(const memory::desc& chosen, const memory::desc& plain) {
+  return chosen.get_size() >= 2 * plain.get_size();
+}
+
+// Creates a pass's primitive descriptor with the layouts oneDNN prefers (`any`), unless that
+// stores the pass's output padded (see `padded`): then plain layouts are tried, which oneDNN
+// serves with im2col + GEMM (measured 3-9x faster for 1-channel outputs on AVX-512), and
+// kept unless only its reference kernel (100-1000x slower) takes them.
+template <class PD, class Make, class Output>
+PD choose_layouts(const Make& make, const Output& output_desc, const Layouts& any,
+                  const Layouts& plain, const memory::desc& output_plain) {
+  PD pd = make(any);
+  if (!padded(output_desc(pd), output_plain)) return pd;
+  try {
+    PD alt = make(plain);
+    if (!std::string_view(alt.impl_info_str()).starts_with("ref")) return alt;
+  } catch (const dnnl::error&) {
+    // no plain-layout kernel for this shape: keep the blocked one
+  }
+  return pd;
+}
+
+// y[n, c, :, :] += b[c] over a plain (N, C, HW) buffer.
+void add_bias_nchw(float* y, const float* b, int64_t N, int64_t C, int64_t HW) {
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c) {
+      float* plane = y + (n * C + c) * HW;
+      const float bc = b[c];
+      for (int64_t i = 0; i < HW; ++i) plane[i] += bc;
+    }
+}
+
+class OnednnConv final : public ConvOp {
+ public:
+  explicit OnednnConv(const ConvGeom& g);
+
+  void forward(const float* x, const float* w, const float* b, float* y) override;
+  void backward_data(const float* dy, const float* w, float* dx) override;
+  void backward_weights(const float* x, const float* dy, float* dw, float* db,
+                        bool accumulate) override;
+  const std::string& info() const { return info_; }
+
+ private:
+  void build_conv();
+  void build_deconv();
+  // Ports, bias memories and steps from the three primitive descriptors (conv or deconv).
+  template <class Fwd, class BwdData, class BwdWeights>
+  void build_passes(const typename Fwd::primitive_desc& fwd,
+                    const typename BwdData::primitive_desc& bwd_data,
+                    const typename BwdWeights::primitive_desc& bwd_w);
+  void attach_scratchpad();
+
+  // Plain (caller) layouts.
+  memory::desc x_md_;  // (N, C_in, H, W) nchw; also dx
+  memory::desc y_md_;  // (N, C_out, Ho, Wo) nchw; also dy
+  memory::desc w_md_;  // dims {C_out, C_in, k, k}: oihw (Conv2d) or iohw (ConvTranspose2d)
+  memory::desc b_md_;  // (C_out) x, or empty when there is no bias
+
+  // forward: y = conv(x, w) + b. For ConvTranspose2d the primitive has no bias and we add it
+  // to the plain output ourselves: oneDNN 2.6's deconvolution bias pass cost 0.2-0.8 ms per
+  // seed layer (40-150 % of the convolution), ours about 0.02 ms.
+  bool fwd_bias_in_primitive_ = false;
+  Port f_x_, f_w_, f_y_;
+  memory f_b_;  // (C_out): the caller's bias, bound per call (when fwd_bias_in_primitive_)
+  std::optional<Step> f_step_;
+  // backward_data: dx = conv_backward_data(dy, w)
+  Port d_dy_, d_w_, d_dx_;
+  std::optional<Step> d_step_;
+  // backward_weights: dw, db from (x, dy). dw is always computed into an internal buffer and
+  // reordered out by assignment or by a summing reorder; db into an internal (C_out) buffer.
+  Port g_x_, g_dy_;
+  memory g_dw_user_, g_dw_;  // caller's dw (w_md_), internal dw (chosen layout)
+  memory g_db_;              // (C_out) internal
+  std::optional<Step> g_step_, g_dw_assign_, g_dw_add_;
+
+  std::vector<uint8_t> scratchpad_;  // shared by every step; sized to the largest need
+  std::string info_;                 // the kernels oneDNN picked, for tests and benchmarks
+};
+
+OnednnConv::OnednnConv(const ConvGeom& g) : ConvOp(g) {
+  g.validate();
+  const memory::dim k = g.kernel;
+  x_md_ = f32_desc({g.N, g.C_in, g.H, g.W}, tag::nchw);
+  y_md_ = f32_desc({g.N, g.C_out, g.Ho(), g.Wo()}, tag::nchw);
+  w_md_ = f32_desc({g.C_out, g.C_in, k, k}, g.transposed ? tag::iohw : tag::oihw);
+  b_md_ = g.has_bias ? f32_desc({g.C_out}, tag::x) : memory::desc();
+  try {
+    if (g.transposed)
+      build_deconv();
+    else
+      build_conv();
+    attach_scratchpad();
+  } catch (const dnnl::error& e) {
+    throw Error(fmt::format("[{}] oneDNN could not prepare N={} C_in={} H={} W={} C_out={} k={} "
+                            "s={} p={} op={}: {}",
+                            g.transposed ? "conv_transpose2d" : "conv2d", g.N, g.C_in, g.H, g.W,
+                            g.C_out, g.kernel, g.stride, g.padding, g.output_padding, e.what()),
+                "use --impl reference for this geometry, or report the shape");
+  }
+}
+
+void OnednnConv::build_conv() {
+  using namespace dnnl;
+  const ConvGeom& g = geom_;
+  const memory::dims strides{g.stride, g.stride}, pad{g.padding, g.padding};
+  const Layouts plain{x_md_, w_md_, y_md_};
+  const Layouts any{f32_desc(x_md_.dims(), tag::any), f32_desc(w_md_.dims(), tag::any),
+                    f32_desc(y_md_.dims(), tag::any)};
+  const auto attr = user_scratchpad_attr();
+  const auto alg = algorithm::convolution_direct;
+  // padding_r = padding: oneDNN checks Ho == (H + pl + pr - k) / s + 1 with floor division,
+  // exactly PyTorch's formula.
+  using FwdPD = convolution_forward::primitive_desc;
+  using BwdDataPD = convolution_backward_data::primitive_desc;
+  const auto fwd = choose_layouts<FwdPD>(
+      [&](const Layouts& L) {
+        return FwdPD({prop_kind::forward_training, alg, L.x, L.w, b_md_, L.y, strides, pad, pad},
+                     attr, cpu_engine());
+      },
+      [](const FwdPD& pd) { return pd.dst_desc(); }, any, plain, y_md_);
+  fwd_bias_in_primitive_ = g.has_bias;
+  const auto bwd_data = choose_layouts<BwdDataPD>(
+      [&](const Layouts& L) {
+        return BwdDataPD({alg, L.x, L.w, L.y, strides, pad, pad}, attr, cpu_engine(), fwd);
+      },
+      [](const BwdDataPD& pd) { return pd.diff_src_desc(); }, any, plain, x_md_);
+  const convolution_backward_weights::primitive_desc bwd_w(
+      {alg, any.x, any.w, b_md_, any.y, strides, pad, pad}, attr, cpu_engine(), fwd);
+  build_passes<convolution_forward, convolution_backward_data, convolution_backward_weights>(
+      fwd, bwd_data, bwd_w);
+}
+
+void OnednnConv::build_deconv() {
+  using namespace dnnl;
+  const ConvGeom& g = geom_;
+  // oneDNN checks the deconvolution's shape in the convolution direction,
+  // H == (Ho + pl + pr - k) / s + 1 (floor); with pl = pr = padding this holds for every
+  // output_padding < stride, and output positions depend on pl only, as in PyTorch.
+  const memory::dims strides{g.stride, g.stride}, pad{g.padding, g.padding};
+  const Layouts plain{x_md_, w_md_, y_md_};
+  const Layouts any{f32_desc(x_md_.dims(), tag::any), f32_desc(w_md_.dims(), tag::any),
+                    f32_desc(y_md_.dims(), tag::any)};
+  const auto attr = user_scratchpad_attr();
+  const auto alg = algorithm::deconvolution_direct;
+  using FwdPD = deconvolution_forward::primitive_desc;
+  using BwdDataPD = deconvolution_backward_data::primitive_desc;
+  const auto fwd = choose_layouts<FwdPD>(
+      [&](const Layouts& L) {
+        return FwdPD({prop_kind::forward_training, alg, L.x, L.w, memory::desc(), L.y, strides,
+                      pad, pad},
+                     attr, cpu_engine());
+      },
+      [](const FwdPD& pd) { return pd.dst_desc(); }, any, plain, y_md_);
+  fwd_bias_in_primitive_ = false;  // added by add_bias_nchw
+  const auto bwd_data = choose_layouts<BwdDataPD>(
+      [&](const Layouts& L) {
+        return BwdDataPD({alg, L.x, L.w, L.y, strides, pad, pad}, attr, cpu_engine(), fwd);
+      },
+      [](const BwdDataPD& pd) { return pd.diff_src_desc(); }, any, plain, x_md_);
+  const deconvolution_backward_weights::primitive_desc bwd_w(
+      {alg, any.x, any.w, b_md_, any.y, strides, pad, pad}, attr, cpu_engine(), fwd);
+  build_passes<deconvolution_forward, deconvolution_backward_data,
+               deconvolution_backward_weights>(fwd, bwd_data, bwd_w);
+}
+
+template <class Fwd, class BwdData, class BwdWeights>
+void OnednnConv::build_passes(const typename Fwd::primitive_desc& fwd,
+                              const typename BwdData::primitive_desc& bwd_data,
+                              const typename BwdWeights::primitive_desc& bwd_w) {
+  const auto& eng = cpu_engine();
+  info_ = fmt::format("forward {} | backward_data {} | backward_weights {}", fwd.impl_info_str(),
+                      bwd_data.impl_info_str(), bwd_w.impl_info_str());
+
+  f_x_ = input_port(x_md_, fwd.src_desc());
+  f_w_ = input_port(w_md_, fwd.weights_desc());
+  f_y_ = output_port(y_md_, fwd.dst_desc());
+  Args fa{{DNNL_ARG_SRC, f_x_.prim}, {DNNL_ARG_WEIGHTS, f_w_.prim}, {DNNL_ARG_DST, f_y_.prim}};
+  if (fwd_bias_in_primitive_) {
+    f_b_ = memory(b_md_, eng, DNNL_MEMORY_NONE);
+    fa[DNNL_ARG_BIAS] = f_b_;
+  }
+  f_step_ = Step{Fwd(fwd), fa, fwd.scratchpad_desc()};
+
+  d_dy_ = input_port(y_md_, bwd_data.diff_dst_desc());
+  d_w_ = input_port(w_md_, bwd_data.weights_desc());
+  d_dx_ = output_port(x_md_, bwd_data.diff_src_desc());
+  d_step_ = Step{BwdData(bwd_data),
+                 {{DNNL_ARG_DIFF_DST, d_dy_.prim},
+                  {DNNL_ARG_WEIGHTS, d_w_.prim},
+                  {DNNL_ARG_DIFF_SRC, d_dx_.prim}},
+                 bwd_data.scratchpad_desc()};
+
+  g_x_ = input_port(x_md_, bwd_w.src_desc());
+  g_dy_ = input_port(y_md_, bwd_w.diff_dst_desc());
+  g_dw_user_ = memory(w_md_, eng, DNNL_MEMORY_NONE);
+  g_dw_ = memory(bwd_w.diff_weights_desc(), eng);
+  Args ga{{DNNL_ARG_SRC, g_x_.prim}, {DNNL_ARG_DIFF_DST, g_dy_.prim},
+          {DNNL_ARG_DIFF_WEIGHTS, g_dw_}};
+  if (geom_.has_bias) {
+    g_db_ = memory(bwd_w.diff_bias_desc(), eng);
+    ga[DNNL_ARG_DIFF_BIAS] = g_db_;
+  }
+  g_step_ = Step{BwdWeights(bwd_w), ga, bwd_w.scratchpad_desc()};
+  g_dw_assign_ = reorder_step(g_dw_, g_dw_user_);
+  g_dw_add_ = reorder_step(g_dw_, g_dw_user_, /*add_into_dst=*/true);
+}
+
+void OnednnConv::attach_scratchpad() {
+  std::vector<Step*> steps{&*f_step_, &*d_step_, &*g_step_, &*g_dw_assign_, &*g_dw_add_};
+  for (Port* p : {&f_x_, &f_w_, &f_y_, &d_dy_, &d_w_, &d_dx_, &g_x_, &g_dy_})
+    if (p->convert) steps.push_back(&*p->convert);
+  size_t bytes = 0;
+  for (Step* s : steps) bytes = std::max(bytes, s->scratch_md.get_size());
+  scratchpad_.resize(bytes);
+  for (Step* s : steps)
+    if (s->scratch_md.get_size() > 0)
+      s->args[DNNL_ARG_SCRATCHPAD] = memory(s->scratch_md, cpu_engine(), scratchpad_.data());
+}
+
+void OnednnConv::forward(const float* x, const float* w, const float* b, float* y) {
+  f_x_.bind(x);
+  f_w_.bind(w);
+  f_y_.bind(y);
+  if (fwd_bias_in_primitive_) f_b_.set_data_handle(const_cast<float*>(b));
+  if (f_x_.convert) f_x_.convert->run();
+  if (f_w_.convert) f_w_.convert->run();
+  f_step_->run();
+  if (f_y_.convert) f_y_.convert->run();
+  cpu_stream().wait();
+  if (geom_.has_bias && !fwd_bias_in_primitive_)
+    add_bias_nchw(y, b, geom_.N, geom_.C_out, geom_.Ho() * geom_.Wo());
+}
+
+void OnednnConv::backward_data(const float* dy, const float* w, float* dx) {
+  d_dy_.bind(dy);
+  d_w_.bind(w);
+  d_dx_.bind(dx);
+  if (d_dy_.convert) d_dy_.convert->run();
+  if (d_w_.convert) d_w_.convert->run();
+  d_step_->run();
+  if (d_dx_.convert) d_dx_.convert->run();
+  cpu_stream().wait();
+}
+
+void OnednnConv::backward_weights(const float* x, const float* dy, float* dw, float* db,
+                                  bool accumulate) {
+  g_x_.bind(x);
+  g_dy_.bind(dy);
+  g_dw_user_.set_data_handle(dw);
+  if (g_x_.convert) g_x_.convert->run();
+  if (g_dy_.convert) g_dy_.convert->run();
+  g_step_->run();
+  (accumulate ? g_dw_add_ : g_dw_assign_)->run();
+  cpu_stream().wait();
+  if (geom_.has_bias) {
+    const float* src = static_cast<const float*>(g_db_.get_data_handle());
+    for (int64_t c = 0; c < geom_.C_out; ++c) db[c] = accumulate ? db[c] + src[c] : src[c];
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<ConvOp> make_conv_onednn(const ConvGeom& g) {
+  return std::make_unique<OnednnConv>(g);
+}
+
+std::string onednn_conv_info(const ConvOp& op) {
+  const auto* o = dynamic_cast<const OnednnConv*>(&op);
+  return o ? o->info() : std::string();
+}
+
+}  // namespace dcgan::ops::cpu
