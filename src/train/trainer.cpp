@@ -131,7 +131,11 @@ void Run::build() {
   DCGAN_CHECK(data_.size() >= cfg_.batch_size,
               "[train] the dataset has {} images, fewer than one batch of {}", data_.size(),
               cfg_.batch_size);
-  loader_ = std::make_unique<BatchLoader>(data_, cfg_.batch_size, cfg_.seed, /*drop_last=*/true);
+  LoaderOptions lo;
+  lo.batch_size = cfg_.batch_size;
+  lo.seed = cfg_.seed;
+  lo.drop_last = true;
+  loader_ = std::make_unique<BatchLoader>(data_, lo);
   z_ = Tensor({cfg_.batch_size, cfg_.model.latent_dim});
   Rng fixed(cfg_.seed ^ kFixedNoiseSalt);
   fixed_z_ = Tensor({cfg_.n_fixed, cfg_.model.latent_dim});
@@ -251,7 +255,9 @@ TrainResult Run::go() {
   }
   write_file_atomic((dir_ / "config.json").string(), cfg_.to_json() + "\n");
   if (!fs::exists(sample_dir_ / "real.png")) {
-    Tensor real = data_.batch_as_float(0, std::min<int64_t>(cfg_.n_fixed, data_.size()));
+    const int64_t n = std::min<int64_t>(cfg_.n_fixed, data_.size());
+    Tensor real({n, data_.channels, data_.height, data_.width});
+    for (int64_t i = 0; i < real.numel(); ++i) real[i] = data_.pixels[i] / 127.5f - 1.f;
     save_image_grid((sample_dir_ / "real.png").string(), real, 8);
   }
   if (!cfg_.quiet)
@@ -266,19 +272,28 @@ TrainResult Run::go() {
   StepStats s;
   bool need_final_ckpt = false;
   while (!done()) {
-    const Tensor& real = loader_->next();
+    const Tensor& real = loader_->next().images;
     for (int64_t i = 0; i < z_.numel(); ++i) z_[i] = rng_.normal();
-    s = gs_->step(real, z_);
-    ++step_;
-    if (!std::isfinite(s.d_loss) || !std::isfinite(s.g_loss)) {
+    // A diverged step (NaN/Inf in a loss, or D's output leaving [0, 1], which BCE refuses) stops
+    // training without writing anything: latest.safetensors stays the last good checkpoint.
+    auto diverged = [&](const std::string& what) {
       if (isatty(STDERR_FILENO)) fmt::print(stderr, "\n");
-      throw Error(fmt::format("[train] step {}: the loss became {} (D {} G {}); training stopped. "
-                              "The last good checkpoint is {} (nothing was overwritten).",
-                              step_, std::isfinite(s.d_loss) ? "infinite" : "NaN", s.d_loss, s.g_loss,
-                              fs::exists(latest) ? latest.string() : std::string("(none yet)")),
-                  "lower the learning rates (--lr-g, --lr-d), try --label-smoothing 0.1, "
-                  "or continue from the last checkpoint with --resume");
+      return Error(fmt::format("[train] step {}: {}; training stopped. The last good checkpoint is {} "
+                               "(nothing was overwritten).",
+                               step_ + 1, what, fs::exists(latest) ? latest.string() : std::string("(none yet)")),
+                   "lower the learning rates (--lr-g, --lr-d), try --label-smoothing 0.1, "
+                   "or continue from the last checkpoint with --resume");
+    };
+    try {
+      s = gs_->step(real, z_);
+    } catch (const Error& e) {
+      throw diverged(e.what());
     }
+    if (!std::isfinite(s.d_loss) || !std::isfinite(s.g_loss))
+      throw diverged(fmt::format("the loss became {} (D {} G {})",
+                                 std::isnan(s.d_loss) || std::isnan(s.g_loss) ? "NaN" : "infinite",
+                                 s.d_loss, s.g_loss));
+    ++step_;
     if (s.d_loss < 1e-3f) {
       if (++low_d_loss_run_ >= 200 && !warned_collapse_) {
         fmt::print(stderr, "\nwarning: D's loss has stayed below 1e-3 for {} steps (step {}): the "

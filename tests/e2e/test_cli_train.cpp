@@ -104,6 +104,17 @@ TEST(CliTrain, CorruptCheckpointOnResumeIsRefused) {
   EXPECT_EQ(fs::file_size(latest), size / 2) << "a refused resume must not touch the file";
 }
 
+// A learning rate of 1e30 blows D up at step 2: training stops with a message, non-zero exit,
+// and latest.safetensors is still the good step-1 checkpoint.
+TEST(CliTrain, DivergenceStopsAndKeepsTheLastGoodCheckpoint) {
+  TempDir d("nan");
+  auto r = run_dcgan("train --steps 30 --lr 1e30 --batch-size 16 --checkpoint-every 1 --out " + d.str());
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("training stopped"), std::string::npos) << r.output;
+  SafeTensors latest = read_safetensors(d / "checkpoints/latest.safetensors");
+  EXPECT_EQ(latest.meta("step"), "1");
+}
+
 TEST(CliTrain, BadOptionsAreNamed) {
   TempDir d("badopt");
   auto r = run_dcgan("train --img-size 48 --steps 1 --out " + d.str());
