@@ -279,6 +279,32 @@ TEST(Conv, TransposedForwardIsConvDataGradient) {
   }
 }
 
+// oneDNN 2.6 falls back to its reference kernels ("ref:any") for layouts its fast kernels do
+// not take, 100-1000x slower: the fast path must never end up there, for the harness shapes and
+// for the seed models' layers at batch 64 (construction only; nothing is run).
+TEST(Conv, FastPathAvoidsOneDnnReferenceKernels) {
+  std::vector<ConvGeom> geoms;
+  for (const Case& c : cases()) geoms.push_back(c.g);
+  for (bool bias : {false, true}) {
+    for (int64_t c_img : {1, 3}) {
+      geoms.push_back(convT(64, 128, 2, 2, 64, 4, 2, 1, 0, bias));
+      geoms.push_back(convT(64, 16, 16, 16, c_img, 4, 2, 1, 0, bias));
+      geoms.push_back(convT(64, 16, 32, 32, c_img, 4, 2, 1, 0, bias));
+      geoms.push_back(conv(64, c_img, 32, 32, 16, 4, 2, 1, bias));
+      geoms.push_back(conv(64, c_img, 64, 64, 16, 4, 2, 1, bias));
+      geoms.push_back(conv(64, 128, 4, 4, 1, 4, 1, 0, bias));
+    }
+  }
+  for (const ConvGeom& g : geoms) {
+    auto op = dcgan::ops::make_conv(g, Impl::fast);
+    const std::string info = onednn_conv_info(*op);
+    EXPECT_FALSE(info.empty());
+    EXPECT_EQ(info.find("ref"), std::string::npos)
+        << info << " for " << (g.transposed ? "convT" : "conv") << " N=" << g.N
+        << " C_in=" << g.C_in << " H=" << g.H << " C_out=" << g.C_out;
+  }
+}
+
 // Worked by hand: x = 1..9 as a 3x3 image, 3x3 all-ones kernel, stride 2, padding 1 gives 2x2
 // outputs, each the sum of the in-bounds 2x2 corner of its window, plus the bias 0.5.
 TEST(Conv, HandComputedCase) {

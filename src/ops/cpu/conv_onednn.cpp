@@ -7,17 +7,20 @@
 //     (oneDNN names deconvolution weights {OC, IC, kh, kw} whatever their memory order)
 //
 // Everything is created once per geometry in the constructor: the primitives (format `any`, so
-// oneDNN picks blocked layouts such as nChw8c; on plain layouts its deconvolution falls back
+// oneDNN picks blocked layouts such as nChw16c; on plain layouts its deconvolution may fall back
 // to a reference kernel 100-1000x slower), the internal blocked buffers, the reorders between
 // them and the caller's plain buffers, and one scratchpad shared by all of them. A call binds
 // the caller's pointers, reorders the inputs in, runs the primitive and reorders the outputs out.
-// Two measured exceptions to "let oneDNN choose": a pass whose output would be stored padded
-// (1- or 3-channel images in 16-channel blocks) runs on plain layouts (choose_layouts), and a
-// transposed conv's bias is added by us (add_bias_nchw).
+// Measured exceptions to "let oneDNN choose": a pass that would store a 1- or 3-channel image
+// padded to 8- or 16-channel blocks runs on plain or channels-last layouts (choose_layouts),
+// and a transposed conv's bias is added by us (add_bias_nchw).
 // Threads: oneDNN's OpenMP runtime uses omp_get_max_threads() at execution time.
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -113,26 +116,29 @@ struct Layouts {
 };
 
 // oneDNN's blocked layouts keep channels in blocks of 8 or 16, so a 1- or 3-channel image is
-// stored padded to a whole block. A kernel that writes such a tensor (the generator's last
-// transposed conv, the discriminator's first conv's data gradient) then does 5-16x the work.
+// stored padded to a whole block, and a kernel that reads or writes it does up to 16x the work.
 bool padded(const memory::desc& chosen, const memory::desc& plain) {
   return chosen.get_size() >= 2 * plain.get_size();
 }
 
-// Creates a pass's primitive descriptor with the layouts oneDNN prefers (`any`), unless that
-// stores the pass's output padded (see `padded`): then plain layouts are tried, which oneDNN
-// serves with im2col + GEMM (measured 3-9x faster for 1-channel outputs on AVX-512), and
-// kept unless only its reference kernel (100-1000x slower) takes them.
-template <class PD, class Make, class Output>
-PD choose_layouts(const Make& make, const Output& output_desc, const Layouts& any,
-                  const Layouts& plain, const memory::desc& output_plain) {
-  PD pd = make(any);
-  if (!padded(output_desc(pd), output_plain)) return pd;
+// Creates a pass's primitive descriptor with `preferred` layouts unless `wasteful(pd)` says
+// they pad an image (see `padded`); then `fallback` is tried and kept unless only oneDNN's
+// reference kernel (100-1000x slower) takes it. Measured on the seed model's 1-channel layers
+// (batch 64, 1 thread; x = time with all-`any` layouts):
+//   forward / data gradient writing the image: plain nchw (im2col + GEMM) 0.3-0.4 ms vs
+//     1.1-3.6 ms on AVX-512 (on AVX2 oneDNN already picks the plain GEMM kernel itself);
+//   weight gradient reading a padded image (AVX2 only): channels-last 0.11-0.16 ms vs 0.8-0.95.
+// The choice depends only on shapes and the CPU, never on timings, so results are reproducible.
+template <class PD, class Make, class Wasteful>
+PD choose_layouts(const Make& make, const Wasteful& wasteful, const Layouts& preferred,
+                  const Layouts& fallback) {
+  PD pd = make(preferred);
+  if (!wasteful(pd)) return pd;
   try {
-    PD alt = make(plain);
+    PD alt = make(fallback);
     if (!std::string_view(alt.impl_info_str()).starts_with("ref")) return alt;
   } catch (const dnnl::error&) {
-    // no plain-layout kernel for this shape: keep the blocked one
+    // no fast kernel for the fallback layouts: keep the preferred ones
   }
   return pd;
 }
@@ -173,10 +179,20 @@ class OnednnConv final : public ConvOp {
   memory::desc y_md_;  // (N, C_out, Ho, Wo) nchw; also dy
   memory::desc w_md_;  // dims {C_out, C_in, k, k}: oihw (Conv2d) or iohw (ConvTranspose2d)
   memory::desc b_md_;  // (C_out) x, or empty when there is no bias
+  // Layout sets the primitives are created with (see choose_layouts).
+  Layouts any_;            // oneDNN chooses (blocked)
+  Layouts plain_;          // the caller's: no reorders
+  Layouts channels_last_;  // x, y nhwc (same bytes as nchw for 1 channel), w any
+
+  // Whether a weight-gradient pass reads an activation stored padded.
+  template <class PD>
+  bool reads_padded(const PD& pd) const {
+    return padded(pd.src_desc(), x_md_) || padded(pd.diff_dst_desc(), y_md_);
+  }
 
   // forward: y = conv(x, w) + b. For ConvTranspose2d the primitive has no bias and we add it
   // to the plain output ourselves: oneDNN 2.6's deconvolution bias pass cost 0.2-0.8 ms per
-  // seed layer (40-150 % of the convolution), ours about 0.02 ms.
+  // seed layer (40-150 % of the convolution, batch 64, 1 thread), ours 0.02-0.08 ms.
   bool fwd_bias_in_primitive_ = false;
   Port f_x_, f_w_, f_y_;
   memory f_b_;  // (C_out): the caller's bias, bound per call (when fwd_bias_in_primitive_)
@@ -191,7 +207,8 @@ class OnednnConv final : public ConvOp {
   memory g_db_;              // (C_out) internal
   std::optional<Step> g_step_, g_dw_assign_, g_dw_add_;
 
-  std::vector<uint8_t> scratchpad_;  // shared by every step; sized to the largest need
+  // Shared by every step; sized to the largest need, 64-byte aligned like oneDNN's own buffers.
+  std::unique_ptr<void, decltype(&std::free)> scratchpad_{nullptr, &std::free};
   std::string info_;                 // the kernels oneDNN picked, for tests and benchmarks
 };
 
@@ -202,6 +219,11 @@ OnednnConv::OnednnConv(const ConvGeom& g) : ConvOp(g) {
   y_md_ = f32_desc({g.N, g.C_out, g.Ho(), g.Wo()}, tag::nchw);
   w_md_ = f32_desc({g.C_out, g.C_in, k, k}, g.transposed ? tag::iohw : tag::oihw);
   b_md_ = g.has_bias ? f32_desc({g.C_out}, tag::x) : memory::desc();
+  const auto x_dims = x_md_.dims(), y_dims = y_md_.dims(), w_dims = w_md_.dims();
+  any_ = {f32_desc(x_dims, tag::any), f32_desc(w_dims, tag::any), f32_desc(y_dims, tag::any)};
+  plain_ = {x_md_, w_md_, y_md_};
+  channels_last_ = {f32_desc(x_dims, tag::nhwc), f32_desc(w_dims, tag::any),
+                    f32_desc(y_dims, tag::nhwc)};
   try {
     if (g.transposed)
       build_deconv();
@@ -221,9 +243,6 @@ void OnednnConv::build_conv() {
   using namespace dnnl;
   const ConvGeom& g = geom_;
   const memory::dims strides{g.stride, g.stride}, pad{g.padding, g.padding};
-  const Layouts plain{x_md_, w_md_, y_md_};
-  const Layouts any{f32_desc(x_md_.dims(), tag::any), f32_desc(w_md_.dims(), tag::any),
-                    f32_desc(y_md_.dims(), tag::any)};
   const auto attr = user_scratchpad_attr();
   const auto alg = algorithm::convolution_direct;
   // padding_r = padding: oneDNN checks Ho == (H + pl + pr - k) / s + 1 with floor division,
@@ -235,15 +254,20 @@ void OnednnConv::build_conv() {
         return FwdPD({prop_kind::forward_training, alg, L.x, L.w, b_md_, L.y, strides, pad, pad},
                      attr, cpu_engine());
       },
-      [](const FwdPD& pd) { return pd.dst_desc(); }, any, plain, y_md_);
+      [&](const FwdPD& pd) { return padded(pd.dst_desc(), y_md_); }, any_, plain_);
   fwd_bias_in_primitive_ = g.has_bias;
   const auto bwd_data = choose_layouts<BwdDataPD>(
       [&](const Layouts& L) {
         return BwdDataPD({alg, L.x, L.w, L.y, strides, pad, pad}, attr, cpu_engine(), fwd);
       },
-      [](const BwdDataPD& pd) { return pd.diff_src_desc(); }, any, plain, x_md_);
-  const convolution_backward_weights::primitive_desc bwd_w(
-      {alg, any.x, any.w, b_md_, any.y, strides, pad, pad}, attr, cpu_engine(), fwd);
+      [&](const BwdDataPD& pd) { return padded(pd.diff_src_desc(), x_md_); }, any_, plain_);
+  using BwdWeightsPD = convolution_backward_weights::primitive_desc;
+  const auto bwd_w = choose_layouts<BwdWeightsPD>(
+      [&](const Layouts& L) {
+        return BwdWeightsPD({alg, L.x, L.w, b_md_, L.y, strides, pad, pad}, attr, cpu_engine(),
+                            fwd);
+      },
+      [&](const BwdWeightsPD& pd) { return reads_padded(pd); }, any_, channels_last_);
   build_passes<convolution_forward, convolution_backward_data, convolution_backward_weights>(
       fwd, bwd_data, bwd_w);
 }
@@ -255,9 +279,6 @@ void OnednnConv::build_deconv() {
   // H == (Ho + pl + pr - k) / s + 1 (floor); with pl = pr = padding this holds for every
   // output_padding < stride, and output positions depend on pl only, as in PyTorch.
   const memory::dims strides{g.stride, g.stride}, pad{g.padding, g.padding};
-  const Layouts plain{x_md_, w_md_, y_md_};
-  const Layouts any{f32_desc(x_md_.dims(), tag::any), f32_desc(w_md_.dims(), tag::any),
-                    f32_desc(y_md_.dims(), tag::any)};
   const auto attr = user_scratchpad_attr();
   const auto alg = algorithm::deconvolution_direct;
   using FwdPD = deconvolution_forward::primitive_desc;
@@ -266,17 +287,22 @@ void OnednnConv::build_deconv() {
       [&](const Layouts& L) {
         return FwdPD({prop_kind::forward_training, alg, L.x, L.w, memory::desc(), L.y, strides,
                       pad, pad},
-                     attr, cpu_engine());
+                     attr, cpu_engine());  // no bias: see fwd_bias_in_primitive_
       },
-      [](const FwdPD& pd) { return pd.dst_desc(); }, any, plain, y_md_);
+      [&](const FwdPD& pd) { return padded(pd.dst_desc(), y_md_); }, any_, plain_);
   fwd_bias_in_primitive_ = false;  // added by add_bias_nchw
   const auto bwd_data = choose_layouts<BwdDataPD>(
       [&](const Layouts& L) {
         return BwdDataPD({alg, L.x, L.w, L.y, strides, pad, pad}, attr, cpu_engine(), fwd);
       },
-      [](const BwdDataPD& pd) { return pd.diff_src_desc(); }, any, plain, x_md_);
-  const deconvolution_backward_weights::primitive_desc bwd_w(
-      {alg, any.x, any.w, b_md_, any.y, strides, pad, pad}, attr, cpu_engine(), fwd);
+      [&](const BwdDataPD& pd) { return padded(pd.diff_src_desc(), x_md_); }, any_, plain_);
+  using BwdWeightsPD = deconvolution_backward_weights::primitive_desc;
+  const auto bwd_w = choose_layouts<BwdWeightsPD>(
+      [&](const Layouts& L) {
+        return BwdWeightsPD({alg, L.x, L.w, b_md_, L.y, strides, pad, pad}, attr, cpu_engine(),
+                            fwd);
+      },
+      [&](const BwdWeightsPD& pd) { return reads_padded(pd); }, any_, channels_last_);
   build_passes<deconvolution_forward, deconvolution_backward_data,
                deconvolution_backward_weights>(fwd, bwd_data, bwd_w);
 }
@@ -329,10 +355,12 @@ void OnednnConv::attach_scratchpad() {
     if (p->convert) steps.push_back(&*p->convert);
   size_t bytes = 0;
   for (Step* s : steps) bytes = std::max(bytes, s->scratch_md.get_size());
-  scratchpad_.resize(bytes);
+  if (bytes == 0) return;
+  scratchpad_.reset(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
+  if (!scratchpad_) throw std::bad_alloc();
   for (Step* s : steps)
     if (s->scratch_md.get_size() > 0)
-      s->args[DNNL_ARG_SCRATCHPAD] = memory(s->scratch_md, cpu_engine(), scratchpad_.data());
+      s->args[DNNL_ARG_SCRATCHPAD] = memory(s->scratch_md, cpu_engine(), scratchpad_.get());
 }
 
 void OnednnConv::forward(const float* x, const float* w, const float* b, float* y) {
