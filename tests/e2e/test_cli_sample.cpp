@@ -3,8 +3,11 @@
 // Plus the CLI's errors on bad input.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+
+#include <fmt/format.h>
 
 #include "dcgan/io/npy.hpp"
 #include "dcgan/io/safetensors.hpp"
