@@ -20,7 +20,7 @@ void add_train(CLI::App& app) {
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("--data", o->cfg.data,
-                  "fashion-mnist | mnist | an IDX file (.gz or raw) | a folder of PNG/JPEG images | "
+                  "fashion-mnist | mnist | emoji | an IDX file (.gz or raw) | a folder of PNG/JPEG images | "
                   "a CIFAR-10 .bin batch or folder | a .npy array")->capture_default_str();
   cmd->add_option("--out", o->cfg.out, "Run directory (config.json, metrics.jsonl, samples/, checkpoints/)")
       ->capture_default_str();

