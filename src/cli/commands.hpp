@@ -9,6 +9,8 @@ void add_info(CLI::App& app);
 void add_sample(CLI::App& app);
 void add_train(CLI::App& app);
 void add_interpolate(CLI::App& app);
+void add_train_classifier(CLI::App& app);
+void add_eval(CLI::App& app);
 
 // Exit code a command asks main to return (e.g. 130 after SIGINT); 0 by default.
 int& exit_code();

@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
   dcgan::cli::add_sample(app);
   dcgan::cli::add_interpolate(app);
   dcgan::cli::add_info(app);
+  dcgan::cli::add_train_classifier(app);
+  dcgan::cli::add_eval(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
