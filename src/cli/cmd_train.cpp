@@ -53,6 +53,11 @@ void add_train(CLI::App& app) {
   cmd->add_option("--checkpoint-every", o->cfg.checkpoint_every, "Steps between checkpoints (also at each epoch end and the end)")
       ->capture_default_str();
   cmd->add_option("--keep", o->cfg.keep, "Step checkpoints kept besides latest.safetensors")->capture_default_str();
+  cmd->add_option("--eval-every", o->cfg.eval_every,
+                  "Steps between FID evaluations (logged to metrics.jsonl; the best checkpoint kept as "
+                  "checkpoints/best.safetensors). Needs a feature network for the data (docs/evaluation.md)")
+      ->capture_default_str();
+  cmd->add_option("--eval-samples", o->cfg.eval_samples, "Generated samples per FID evaluation")->capture_default_str();
   cmd->add_flag("--deterministic", o->cfg.deterministic,
                 "Bit-identical results for the same seed and thread count, across resumes");
   cmd->add_flag("--strict", o->cfg.strict_data, "Fail on the first unreadable image instead of skipping it");

@@ -29,21 +29,31 @@ void fsync_dir(const fs::path& d) {
 }
 }  // namespace
 
-void RunFiles::save_checkpoint(const SafeTensors& st, int64_t step, int keep) {
-  const fs::path cdir = fs::path(dir_) / "checkpoints";
-  const fs::path file = cdir / fmt::format("step_{:07}.safetensors", step);
-  write_safetensors_atomic(file.string(), st);
-  const fs::path latest = cdir / "latest.safetensors";
-  const fs::path tmp = cdir / fmt::format(".latest.tmp.{}", ::getpid());
+namespace {
+// Atomically makes `alias` another name of `file`: a hard link under a temp name, renamed into place.
+void link_atomically(const fs::path& file, const fs::path& alias) {
+  const fs::path tmp = alias.parent_path() / fmt::format(".{}.tmp.{}", alias.filename().string(), ::getpid());
   ::unlink(tmp.c_str());
-  if (::link(file.c_str(), tmp.c_str()) != 0 || ::rename(tmp.c_str(), latest.c_str()) != 0) {
+  if (::link(file.c_str(), tmp.c_str()) != 0 || ::rename(tmp.c_str(), alias.c_str()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
-    throw FileError(latest.string(), fmt::format("cannot update: {}", std::strerror(err)),
+    throw FileError(alias.string(), fmt::format("cannot update: {}", std::strerror(err)),
                     fmt::format("the new checkpoint is complete at {}", file.string()));
   }
-  fsync_dir(cdir);
-  // Keep the newest `keep` step files (latest is a link to the newest, so it survives).
+  fsync_dir(alias.parent_path());
+}
+
+fs::path step_file(const std::string& dir, int64_t step) {
+  return fs::path(dir) / "checkpoints" / fmt::format("step_{:07}.safetensors", step);
+}
+}  // namespace
+
+void RunFiles::save_checkpoint(const SafeTensors& st, int64_t step, int keep) {
+  const fs::path file = step_file(dir_, step);
+  const fs::path cdir = file.parent_path();
+  write_safetensors_atomic(file.string(), st);
+  link_atomically(file, cdir / "latest.safetensors");
+  // Keep the newest `keep` step files (latest and best are links, so they survive).
   std::vector<fs::path> steps;
   for (auto& e : fs::directory_iterator(cdir)) {
     auto n = e.path().filename().string();
@@ -55,6 +65,11 @@ void RunFiles::save_checkpoint(const SafeTensors& st, int64_t step, int keep) {
     std::error_code ec;
     fs::remove(steps[i], ec);
   }
+}
+
+void RunFiles::mark_best(int64_t step) {
+  const fs::path file = step_file(dir_, step);
+  link_atomically(file, file.parent_path() / "best.safetensors");
 }
 
 void RunFiles::reset_metrics() { write_file_atomic((fs::path(dir_) / "metrics.jsonl").string(), ""); }

@@ -18,6 +18,10 @@ class RunFiles {
   // newest `keep` step files. A failure anywhere leaves the previous latest intact.
   void save_checkpoint(const SafeTensors& st, int64_t step, int keep);
 
+  // Makes checkpoints/best.safetensors the step file just saved for `step` (hard link renamed
+  // into place, as for latest).
+  void mark_best(int64_t step);
+
   void reset_metrics();                        // a fresh run: empty metrics.jsonl
   void append_metrics(const std::string& json_line);
   // On resume: drop lines logged after `step` by the interrupted run (they will be logged again).

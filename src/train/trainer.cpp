@@ -17,6 +17,7 @@
 #include "dcgan/data/dataset.hpp"
 #include "dcgan/data/loader.hpp"
 #include "dcgan/error.hpp"
+#include "dcgan/eval/evaluator.hpp"
 #include "dcgan/io/atomic_file.hpp"
 #include "dcgan/io/image.hpp"
 #include "dcgan/models/checkpoint.hpp"
@@ -71,7 +72,9 @@ class Run {
   void build();
   void restore(const std::string& ckpt);
   void save_checkpoint();
+  void sync_sampler();
   void save_samples(const std::string& name);
+  void evaluate();
   void log_step(const StepStats& s, bool force_line);
   bool done() const {
     return (cfg_.steps > 0 && step_ >= cfg_.steps) || (cfg_.epochs > 0 && epoch_ >= cfg_.epochs);
@@ -89,11 +92,17 @@ class Run {
   Tensor z_, fixed_z_;
   int64_t step_ = 0, epoch_ = 0;
   int64_t resumed_from_ = 0;
+  int64_t last_saved_step_ = -1;
   int64_t low_d_loss_run_ = 0;
   bool warned_collapse_ = false;
   std::chrono::steady_clock::time_point t0_, last_print_;
   int64_t step_at_t0_ = 0;
   RunFiles files_;
+  // --eval-every: FID of the eval-mode generator against the held-out split.
+  eval::FeatureNet feature_net_;
+  Dataset held_out_;
+  std::unique_ptr<eval::FidEvaluator> evaluator_;
+  double best_fid_ = INFINITY;
 };
 
 int64_t Run::target_steps() const {
@@ -134,6 +143,16 @@ void Run::build() {
   lo.drop_last = true;
   loader_ = std::make_unique<BatchLoader>(data_, lo);
   z_ = Tensor({cfg_.batch_size, cfg_.model.latent_dim});
+  if (cfg_.eval_every > 0) {
+    // The feature network and the held-out split are loaded once; a missing network is a clear
+    // error before any training happens.
+    feature_net_ = eval::FeatureNet(eval::find_feature_net("", cfg_.data, cfg_.model.img_size, cfg_.model.channels));
+    DataSpec held = spec;
+    held.split = "test";
+    held_out_ = load_dataset(held);
+    evaluator_ = std::make_unique<eval::FidEvaluator>(feature_net_, held_out_, cfg_.eval_samples, cfg_.seed,
+                                                       cfg_.batch_size);
+  }
   Rng fixed(cfg_.seed ^ kFixedNoiseSalt);
   fixed_z_ = Tensor({cfg_.n_fixed, cfg_.model.latent_dim});
   for (int64_t i = 0; i < fixed_z_.numel(); ++i) fixed_z_[i] = fixed.normal();
@@ -162,6 +181,8 @@ void Run::restore(const std::string& path) {
 }
 
 void Run::save_checkpoint() {
+  if (step_ == last_saved_step_) return;  // e.g. an eval's best at a regular checkpoint step
+  last_saved_step_ = step_;
   SafeTensors st;
   put_network(st, "generator.", *gs_->G);
   put_network(st, "discriminator.", *gs_->D);
@@ -178,19 +199,50 @@ void Run::save_checkpoint() {
   st.metadata["loader_epoch"] = std::to_string(ls.epoch);
   st.metadata["loader_index"] = std::to_string(ls.index_in_epoch);
   st.metadata["train_config"] = cfg_.to_json();
+  if (std::isfinite(best_fid_)) st.metadata["best_fid"] = fmt::format("{:.17g}", best_fid_);
   files_.save_checkpoint(st, step_, cfg_.keep);
 }
 
-void Run::save_samples(const std::string& name) {
-  // Copy G's weights and running statistics into the sampler and run it in eval mode.
+// Copies G's weights and running statistics into the sampler, which runs in eval mode and never
+// disturbs the training networks' buffers.
+void Run::sync_sampler() {
   auto src = gs_->G->state();
   auto dst = sampler_->state();
   for (size_t i = 0; i < src.size(); ++i) {
     if (src[i].i64) *dst[i].i64 = *src[i].i64;
     else dst[i].tensor->copy_from(*src[i].tensor);
   }
+}
+
+void Run::save_samples(const std::string& name) {
+  sync_sampler();
   const Tensor& img = sampler_->forward(fixed_z_, Mode::eval);
   save_image_grid((sample_dir_ / name).string(), img, 8);
+}
+
+// FID into metrics.jsonl; a new best also goes to checkpoints/best.safetensors (full state, atomic).
+void Run::evaluate() {
+  sync_sampler();
+  const double fid = evaluator_->fid(*sampler_, cfg_.model.latent_dim);
+  nlohmann::json j;
+  j["step"] = step_;
+  j["epoch"] = epoch_;
+  j["fid"] = fid;
+  j["fid_samples"] = cfg_.eval_samples;
+  j["eval_seconds"] = std::round(evaluator_->last_seconds() * 100) / 100;
+  const bool best = fid < best_fid_;
+  if (best) best_fid_ = fid;
+  j["best"] = best;
+  files_.append_metrics(j.dump());
+  if (!cfg_.quiet) {
+    if (isatty(STDERR_FILENO)) fmt::print(stderr, "\n");
+    fmt::print(stderr, "eval step {}: FID {:.3f} ({} samples, {:.1f} s){}\n", step_, fid, cfg_.eval_samples,
+               evaluator_->last_seconds(), best ? ", best so far: checkpoints/best.safetensors" : "");
+  }
+  if (best) {
+    save_checkpoint();
+    files_.mark_best(step_);
+  }
 }
 
 void Run::log_step(const StepStats& s, bool force_line) {
@@ -310,6 +362,10 @@ TrainResult Run::go() {
     if (epoch_end) save_samples(fmt::format("epoch_{:03}.png", epoch_));
     if ((cfg_.checkpoint_every > 0 && step_ % cfg_.checkpoint_every == 0) || epoch_end) {
       save_checkpoint();
+      need_final_ckpt = false;
+    }
+    if (evaluator_ && step_ % cfg_.eval_every == 0) {
+      evaluate();
       need_final_ckpt = false;
     }
     if (int sig = g_signal.load()) {

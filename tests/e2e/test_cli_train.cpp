@@ -115,6 +115,20 @@ TEST(CliTrain, DivergenceStopsAndKeepsTheLastGoodCheckpoint) {
   EXPECT_EQ(latest.meta("step"), "1");
 }
 
+// --eval-every: FID lines in metrics.jsonl and checkpoints/best.safetensors.
+TEST(CliTrain, EvalEveryLogsFidAndKeepsTheBest) {
+  TempDir d("evalevery");
+  auto r = run_dcgan(kTrain + "--steps 20 --eval-every 10 --eval-samples 256 --out " + d.str());
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::ifstream m(d / "metrics.jsonl");
+  int fids = 0;
+  for (std::string l; std::getline(m, l);) fids += l.find("\"fid\"") != std::string::npos;
+  EXPECT_EQ(fids, 2);
+  ASSERT_TRUE(fs::exists(d.path / "checkpoints/best.safetensors"));
+  SafeTensors best = read_safetensors(d / "checkpoints/best.safetensors");
+  EXPECT_FALSE(best.meta("best_fid").empty());
+}
+
 TEST(CliTrain, BadOptionsAreNamed) {
   TempDir d("badopt");
   auto r = run_dcgan("train --img-size 48 --steps 1 --out " + d.str());
