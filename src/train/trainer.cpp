@@ -93,6 +93,7 @@ class Run {
   int64_t step_ = 0, epoch_ = 0;
   int64_t resumed_from_ = 0;
   int64_t last_saved_step_ = -1;
+  double elapsed_before_ = 0;  // wall seconds of the run before this process (resume)
   int64_t low_d_loss_run_ = 0;
   bool warned_collapse_ = false;
   std::chrono::steady_clock::time_point t0_, last_print_;
@@ -199,6 +200,8 @@ void Run::save_checkpoint() {
   st.metadata["loader_epoch"] = std::to_string(ls.epoch);
   st.metadata["loader_index"] = std::to_string(ls.index_in_epoch);
   st.metadata["train_config"] = cfg_.to_json();
+  st.metadata["elapsed_s"] = fmt::format("{:.3f}", elapsed_before_ + std::chrono::duration<double>(
+                                                        std::chrono::steady_clock::now() - t0_).count());
   if (std::isfinite(best_fid_)) st.metadata["best_fid"] = fmt::format("{:.17g}", best_fid_);
   files_.save_checkpoint(st, step_, cfg_.keep);
 }
@@ -279,6 +282,7 @@ void Run::log_step(const StepStats& s, bool force_line) {
     j["d_x"] = s.d_real;
     j["d_g_z"] = s.d_fake;
     j["img_per_s"] = std::round(ips * 10) / 10;
+    j["elapsed_s"] = std::round((el + elapsed_before_) * 1000) / 1000;  // wall time of the run so far
     files_.append_metrics(j.dump());
   }
 }
