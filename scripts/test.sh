@@ -7,6 +7,8 @@ cd "$here"
 scripts/setup.sh
 echo "[test] regenerating PyTorch reference data into build/reference"
 /usr/bin/python3 tools/reference/make_reference.py --out build/reference
+echo "[test] fuzzing every parser of outside data for 20 s each (clang, ASan + UBSan; docs/reliability.md)"
+scripts/fuzz.sh 20
 echo "[test] running the test suite"
 cd build
 ctest --output-on-failure -j2 "$@"

@@ -65,7 +65,7 @@ void add_train(CLI::App& app) {
   cmd->callback([o] {
     TrainResult r;
     if (!o->resume.empty()) {
-      r = resume(o->resume, o->steps, o->epochs > 0 ? o->epochs : 0, o->cfg.threads);
+      r = resume(o->resume, o->steps, o->epochs > 0 ? o->epochs : 0, o->cfg.threads, o->cfg.quiet);
     } else {
       TrainConfig& c = o->cfg;
       c.model = ModelConfig::defaults(o->arch);

@@ -91,11 +91,11 @@ IdxFile read_idx(const std::string& path, int want_dims) {
     return want_dims == 3 ? fmt::format("{} images of {}x{}", out.dims[0], out.dims[1], out.dims[2])
                           : fmt::format("{} labels", out.dims[0]);
   };
-  for (int64_t v : out.dims) {  // each v < 2^32, so total * v cannot overflow while total <= 2^40
-    total *= v;
-    if (total > kMaxBytes)
+  for (int64_t v : out.dims) {  // checked before multiplying: total <= 2^40 and v < 2^32 can overflow
+    if (v > kMaxBytes / total)
       throw FileError(path, fmt::format("IDX header claims {}, more than 1 TiB; not a plausible IDX file", claim()),
                       kIdxHint);
+    total *= v;
   }
   const int64_t header = 4 + 4 * int64_t(want_dims);
   if (!gz) {

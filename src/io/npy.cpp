@@ -36,8 +36,9 @@ struct PyValue {
   std::string str;
   int64_t num = 0;  // Int (non-negative only) and Bool
   bool too_big = false;
-  std::vector<PyValue> items;                          // Seq
-  std::vector<std::pair<std::string, PyValue>> dict;   // Dict, string keys only
+  std::vector<PyValue> items;  // Seq: the elements; Dict: the values, keys[i] -> items[i]
+  std::vector<std::string> keys;  // Dict, string keys only (not pair<string, PyValue>: clang
+                                  // cannot instantiate that while PyValue is incomplete)
 };
 
 class LiteralParser {
@@ -133,7 +134,8 @@ class LiteralParser {
       PyValue k = value(depth + 1);
       if (k.kind != PyValue::Str) fail("dict keys must be strings");
       if (!eat(':')) fail("expected ':' in the dict");
-      v.dict.emplace_back(k.str, value(depth + 1));
+      v.keys.push_back(k.str);
+      v.items.push_back(value(depth + 1));
       if (eat('}')) return v;
       if (!eat(',')) fail("expected ',' in the dict");
       if (eat('}')) return v;
@@ -195,7 +197,9 @@ Tensor read_npy(const std::string& path) {
   PyValue d = LiteralParser(header, path).parse_top();
   if (d.kind != PyValue::Dict) bad(path, "malformed .npy header: not a dict");
   const PyValue *descr = nullptr, *fortran = nullptr, *shape = nullptr;
-  for (const auto& [k, v] : d.dict) {
+  for (size_t i = 0; i < d.keys.size(); ++i) {
+    const std::string& k = d.keys[i];
+    const PyValue& v = d.items[i];
     if (k == "descr") descr = &v;
     else if (k == "fortran_order") fortran = &v;
     else if (k == "shape") shape = &v;
@@ -214,7 +218,10 @@ Tensor read_npy(const std::string& path) {
   int non_unit = 0;
   for (const PyValue& v : shape->items) {
     if (v.kind != PyValue::Int) bad(path, "malformed .npy header: 'shape' holds something other than integers");
-    if (v.too_big || __builtin_mul_overflow(numel, static_cast<uint64_t>(v.num), &numel))
+    // numel must also fit int64 (Tensor's element count), checked at every step since a later
+    // zero dimension would hide the overflow.
+    if (v.too_big || __builtin_mul_overflow(numel, static_cast<uint64_t>(v.num), &numel) ||
+        numel > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
       bad(path, "corrupt .npy header: the shape's element count overflows");
     dims.push_back(v.num);
     non_unit += v.num > 1;

@@ -158,6 +158,8 @@ std::vector<Entry> parse_header(const std::string& path, std::FILE* f, uint64_t 
       uint64_t dim = get_u64((*sh)[d], path, fmt::format("dimension {} of tensor '{}'", d, name));
       if (dim > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) overflow = true;
       if (!overflow && __builtin_mul_overflow(bytes, dim, &bytes)) overflow = true;
+      // Also within int64 (Tensor's element count): a later zero dimension would hide this.
+      if (bytes > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) overflow = true;
       t.shape.push_back(static_cast<int64_t>(std::min<uint64_t>(dim, std::numeric_limits<int64_t>::max())));
     }
     if (overflow) corrupt(path, fmt::format("tensor '{}' has a shape whose size overflows", name));

@@ -1,4 +1,6 @@
 // TrainConfig <-> JSON (config.json in the run directory and the checkpoint's train_config).
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "dcgan/error.hpp"
@@ -33,32 +35,66 @@ std::string TrainConfig::to_json() const {
   return j.dump(2);
 }
 
+namespace {
+// An integer in [lo, hi] at `key` (or `fallback` when absent and not required). Floats, out-of-range
+// values and other types are refused with a ConfigError naming the key, never converted silently.
+int64_t get_int(const nlohmann::json& j, const char* key, int64_t lo, int64_t hi, int64_t fallback,
+                bool required = false) {
+  if (!j.contains(key)) {
+    if (required) throw ConfigError(fmt::format("training configuration lacks '{}'", key));
+    return fallback;
+  }
+  const auto& v = j.at(key);
+  if (!v.is_number_integer())
+    throw ConfigError(fmt::format("training configuration '{}' = {} is not an integer", key, v.dump()));
+  if (v.is_number_unsigned() ? v.get<uint64_t>() > uint64_t(hi) : (v.get<int64_t>() < lo || v.get<int64_t>() > hi))
+    throw ConfigError(fmt::format("training configuration '{}' = {} is out of range [{}, {}]", key, v.dump(), lo, hi));
+  return v.get<int64_t>();
+}
+
+double get_real(const nlohmann::json& j, const char* key, double fallback, bool required = false) {
+  if (!j.contains(key)) {
+    if (required) throw ConfigError(fmt::format("training configuration lacks '{}'", key));
+    return fallback;
+  }
+  const auto& v = j.at(key);
+  if (!v.is_number() || !std::isfinite(v.get<double>()))
+    throw ConfigError(fmt::format("training configuration '{}' = {} is not a finite number", key, v.dump()));
+  return v.get<double>();
+}
+}  // namespace
+
 TrainConfig TrainConfig::from_json(const std::string& text) {
   TrainConfig c;
+  constexpr int64_t kBig = int64_t(1) << 50;
   try {
     auto j = nlohmann::json::parse(text);
+    if (!j.is_object()) throw ConfigError("training configuration is not a JSON object");
     c.model = ModelConfig::from_metadata(j.at("model").get<std::map<std::string, std::string>>());
     c.data = j.at("data").get<std::string>();
     c.strict_data = j.value("strict_data", false);
-    c.batch_size = j.at("batch_size").get<int>();
-    c.epochs = j.at("epochs").get<int64_t>();
-    c.steps = j.at("steps").get<int64_t>();
-    c.gan.g_adam.lr = j.at("lr_g").get<double>();
-    c.gan.d_adam.lr = j.at("lr_d").get<double>();
-    c.gan.g_adam.beta1 = c.gan.d_adam.beta1 = j.at("beta1").get<double>();
-    c.gan.g_adam.beta2 = c.gan.d_adam.beta2 = j.at("beta2").get<double>();
-    c.gan.real_label = j.at("real_label").get<float>();
-    c.seed = j.at("seed").get<uint64_t>();
-    c.threads = j.value("threads", 0);
+    c.batch_size = static_cast<int>(get_int(j, "batch_size", 0, 1 << 20, 0, true));
+    c.epochs = get_int(j, "epochs", 0, kBig, 0, true);
+    c.steps = get_int(j, "steps", 0, kBig, 0, true);
+    c.gan.g_adam.lr = get_real(j, "lr_g", 0, true);
+    c.gan.d_adam.lr = get_real(j, "lr_d", 0, true);
+    c.gan.g_adam.beta1 = c.gan.d_adam.beta1 = get_real(j, "beta1", 0, true);
+    c.gan.g_adam.beta2 = c.gan.d_adam.beta2 = get_real(j, "beta2", 0, true);
+    c.gan.real_label = static_cast<float>(get_real(j, "real_label", 0, true));
+    const auto& seed = j.at("seed");
+    if (!seed.is_number_unsigned() && !(seed.is_number_integer() && seed.get<int64_t>() >= 0))
+      throw ConfigError(fmt::format("training configuration 'seed' = {} is not a non-negative integer", seed.dump()));
+    c.seed = seed.get<uint64_t>();
+    c.threads = static_cast<int>(get_int(j, "threads", 0, 4096, 0));
     c.out = j.value("out", std::string());
-    c.log_every = j.value("log_every", int64_t(50));
-    c.sample_every = j.value("sample_every", int64_t(500));
-    c.checkpoint_every = j.value("checkpoint_every", int64_t(1000));
-    c.keep = j.value("keep", 3);
+    c.log_every = get_int(j, "log_every", 0, kBig, 50);
+    c.sample_every = get_int(j, "sample_every", 0, kBig, 500);
+    c.checkpoint_every = get_int(j, "checkpoint_every", 0, kBig, 1000);
+    c.keep = static_cast<int>(get_int(j, "keep", 0, 1 << 20, 3));
     c.deterministic = j.value("deterministic", false);
-    c.eval_every = j.value("eval_every", int64_t(0));
-    c.eval_samples = j.value("eval_samples", int64_t(2000));
-    c.n_fixed = j.value("n_fixed", 64);
+    c.eval_every = get_int(j, "eval_every", 0, kBig, 0);
+    c.eval_samples = get_int(j, "eval_samples", 0, kBig, 2000);
+    c.n_fixed = static_cast<int>(get_int(j, "n_fixed", 1, 4096, 64));
   } catch (const nlohmann::json::exception& e) {
     throw ConfigError(std::string("malformed training configuration: ") + e.what());
   }

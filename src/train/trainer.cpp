@@ -8,6 +8,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -119,10 +120,19 @@ void Run::prepare_dirs() {
   std::error_code ec;
   for (auto& d : {dir_, ckpt_dir_, sample_dir_}) {
     fs::create_directories(d, ec);
-    if (ec || access(d.c_str(), W_OK) != 0)
-      throw FileError(d.string(), "cannot create or write to the output directory",
+    if (ec) throw FileError(d.string(), "cannot create the output directory: " + ec.message(),
+                            "choose a writable --out directory");
+    if (access(d.c_str(), W_OK) != 0)
+      throw FileError(d.string(), std::string("cannot write to the output directory: ") + std::strerror(errno),
                       "choose a writable --out directory");
   }
+  if (!resuming_ && fs::exists(ckpt_dir_ / "latest.safetensors"))
+    throw FileError((ckpt_dir_ / "latest.safetensors").string(), "the output directory already holds a training run",
+                    fmt::format("continue it with 'dcgan train --resume {}', or choose another --out", dir_.string()));
+  // Temp files of writes cut short by a kill (name.tmp.<pid>, .latest.tmp.<pid>): never complete, never used.
+  for (auto& d : {dir_, ckpt_dir_, sample_dir_})
+    for (auto& e : fs::directory_iterator(d, ec))
+      if (e.path().filename().string().find(".tmp.") != std::string::npos) fs::remove(e.path(), ec);
   files_ = RunFiles(dir_.string());
 }
 
@@ -296,10 +306,6 @@ TrainResult Run::go() {
     files_.truncate_metrics_after(step_);
     if (!cfg_.quiet) fmt::print(stderr, "resumed {} at step {} (epoch {})\n", latest.string(), step_, epoch_);
   } else {
-    if (fs::exists(latest))
-      throw FileError(latest.string(), "the output directory already holds a training run",
-                      fmt::format("continue it with 'dcgan train --resume {}', or choose another --out",
-                                  dir_.string()));
     Rng init(cfg_.seed ^ kInitSalt);
     init_dcgan_weights(*gs_->G, init);
     init_dcgan_weights(*gs_->D, init);
@@ -401,7 +407,7 @@ TrainResult train(const TrainConfig& cfg) {
   return Run(cfg, false).go();
 }
 
-TrainResult resume(const std::string& dir, int64_t steps, int64_t epochs, int threads) {
+TrainResult resume(const std::string& dir, int64_t steps, int64_t epochs, int threads, bool quiet) {
   const fs::path latest = fs::path(dir) / "checkpoints" / "latest.safetensors";
   if (!fs::exists(latest))
     throw FileError(latest.string(), "no checkpoint to resume from",
@@ -416,6 +422,7 @@ TrainResult resume(const std::string& dir, int64_t steps, int64_t epochs, int th
   if (steps > 0) cfg.steps = steps;
   if (epochs > 0) cfg.epochs = epochs;
   if (threads > 0) cfg.threads = threads;
+  cfg.quiet = quiet;
   return Run(cfg, true).go();
 }
 

@@ -53,6 +53,6 @@ struct TrainResult {
 TrainResult train(const TrainConfig& cfg);
 // Continues the run in `dir` from checkpoints/latest.safetensors; steps/epochs override the
 // stored limits when > 0.
-TrainResult resume(const std::string& dir, int64_t steps, int64_t epochs, int threads);
+TrainResult resume(const std::string& dir, int64_t steps, int64_t epochs, int threads, bool quiet = false);
 
 }  // namespace dcgan
