@@ -16,6 +16,9 @@ BatchNorm2d::BatchNorm2d(std::string name, int64_t channels, float eps, float mo
   buffers_.push_back({"running_var", Tensor({channels}, 1.f)});
   save_mean_ = Tensor({channels});
   save_invstd_ = Tensor({channels});
+  last_stats_.mean.assign(size_t(channels), 0.0);
+  last_stats_.var.assign(size_t(channels), 0.0);
+  scratch_ = Tensor({2 * channels});
 }
 
 std::string BatchNorm2d::describe() const {
@@ -23,48 +26,80 @@ std::string BatchNorm2d::describe() const {
 }
 
 Shape BatchNorm2d::prepare(const Shape& in, ops::Impl impl) {
+  int out_block = 0;
+  return prepare_layout(in, impl, 0, false, out_block);
+}
+
+Shape BatchNorm2d::prepare_layout(const Shape& in, ops::Impl impl, int in_block, bool,
+                                  int& out_block) {
   DCGAN_CHECK(in.size() == 4 && in[1] == C_, "[BatchNorm2d {}] input {} but the layer expects (N, {}, H, W)",
               name_, shape_str(in), C_);
+  DCGAN_CHECK(in_block >= 0 && (in_block == 0 || C_ % in_block == 0),
+              "[BatchNorm2d {}] channel block {} does not divide {} channels", name_, in_block, C_);
   in_shape_ = in;
   impl_ = impl;
+  block_ = out_block = in_block;
+  act_ = ops::BnAct{};
   return in;
 }
 
+bool BatchNorm2d::fuse_next(const Layer& next) {
+  const auto* a = dynamic_cast<const Activation*>(&next);
+  if (!a) return false;
+  const ops::BnAct act{true, a->act(), a->slope()};
+  if (!(act.act == ops::Act::relu || (act.act == ops::Act::leaky_relu && act.slope >= 0.f)))
+    return false;
+  act_ = act;
+  return true;
+}
+
 void BatchNorm2d::forward(const Tensor& x, Tensor& y, Mode mode) {
-  ops::BatchNormGeom g{in_shape_[0], C_, in_shape_[2] * in_shape_[3]};
+  const ops::BatchNormGeom g{in_shape_[0], C_, in_shape_[2] * in_shape_[3], block_};
   last_mode_ = mode;
   if (mode == Mode::train) {
     DCGAN_CHECK(g.N * g.HW > 1,
                 "[BatchNorm2d {}] training needs more than one value per channel (input {})", name_,
                 shape_str(in_shape_));
-    ops::batchnorm_forward_train(g, x.data(), params_[0].value.data(), params_[1].value.data(),
-                                 eps_, momentum_, buffers_[0].value.data(),
-                                 buffers_[1].value.data(), y.data(), save_mean_.data(),
-                                 save_invstd_.data(), impl_);
-    ++num_batches_tracked_;
+    ops::batchnorm_forward_train_stats(g, x.data(), params_[0].value.data(),
+                                       params_[1].value.data(), eps_, y.data(), save_mean_.data(),
+                                       save_invstd_.data(), last_stats_.mean.data(),
+                                       last_stats_.var.data(), act_, impl_);
+    last_stats_.M = g.N * g.HW;
+    apply_running_update(last_stats_);
   } else {
     ops::batchnorm_forward_eval(g, x.data(), params_[0].value.data(), params_[1].value.data(), eps_,
-                                buffers_[0].value.data(), buffers_[1].value.data(), y.data(), impl_);
+                                buffers_[0].value.data(), buffers_[1].value.data(), y.data(), act_,
+                                impl_);
   }
 }
 
-void BatchNorm2d::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx,
+// y is the forward's output: z = act(BatchNorm(x)) when an activation is fused.
+void BatchNorm2d::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx,
                            bool param_grads) {
   DCGAN_CHECK(last_mode_ == Mode::train,
               "[BatchNorm2d {}] backward after an eval-mode forward is not supported", name_);
-  ops::BatchNormGeom g{in_shape_[0], C_, in_shape_[2] * in_shape_[3]};
+  const ops::BatchNormGeom g{in_shape_[0], C_, in_shape_[2] * in_shape_[3], block_};
   if (!param_grads && !dx) return;
   // The op always produces dgamma/dbeta; without param_grads they go to scratch.
   float* dgamma = params_[0].grad.data();
   float* dbeta = params_[1].grad.data();
-  Tensor scratch;
   if (!param_grads) {
-    scratch = Tensor({2 * C_});
-    dgamma = scratch.data();
-    dbeta = scratch.data() + C_;
+    scratch_.zero();
+    dgamma = scratch_.data();
+    dbeta = scratch_.data() + C_;
   }
   ops::batchnorm_backward(g, x.data(), dy.data(), params_[0].value.data(), save_mean_.data(),
-                          save_invstd_.data(), dx ? dx->data() : nullptr, dgamma, dbeta, impl_);
+                          save_invstd_.data(), dx ? dx->data() : nullptr, dgamma, dbeta, y.data(),
+                          act_, impl_);
+}
+
+void BatchNorm2d::apply_running_update(const BatchStats& s) {
+  DCGAN_CHECK(int64_t(s.mean.size()) == C_ && int64_t(s.var.size()) == C_ && s.M > 1,
+              "[BatchNorm2d {}] running update from statistics of {} channels and {} values, "
+              "expected {} channels and more than one value", name_, s.mean.size(), s.M, C_);
+  ops::batchnorm_update_running(C_, s.M, momentum_, s.mean.data(), s.var.data(),
+                                buffers_[0].value.data(), buffers_[1].value.data());
+  ++num_batches_tracked_;
 }
 
 void BatchNorm2d::reset_parameters(Rng&) {

@@ -34,15 +34,25 @@ std::string ConvLayer::describe() const {
 }
 
 Shape ConvLayer::prepare(const Shape& in, ops::Impl impl) {
+  int out_block = 0;
+  return prepare_layout(in, impl, 0, false, out_block);
+}
+
+Shape ConvLayer::prepare_layout(const Shape& in, ops::Impl impl, int in_block, bool may_block,
+                                int& out_block) {
   DCGAN_CHECK(in.size() == 4 && in[1] == geom_.C_in,
               "[{} {}] input {} but the layer expects (N, {}, H, W)",
               geom_.transposed ? "ConvTranspose2d" : "Conv2d", name_, shape_str(in), geom_.C_in);
   geom_.N = in[0];
   geom_.H = in[2];
   geom_.W = in[3];
+  geom_.x_block = in_block;
+  geom_.y_block = may_block ? ops::ConvGeom::kChooseBlock : 0;
   geom_.validate();
   impl_ = impl;
   op_ = ops::make_conv(geom_, impl);
+  op_->cache_weights(true);  // params_changed() says when they change (layer.hpp)
+  out_block = op_->geom().y_block;
   return {geom_.N, geom_.C_out, geom_.Ho(), geom_.Wo()};
 }
 
@@ -59,9 +69,14 @@ void ConvLayer::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tenso
   if (dx) op_->backward_data(dy.data(), params_[0].value.data(), dx->data());
 }
 
+void ConvLayer::params_changed() {
+  if (op_) op_->weights_changed();
+}
+
 // torch.nn.modules.conv._ConvNd.reset_parameters: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight
 // and bias, fan_in = weight.size(1) * k * k (for ConvTranspose2d that is C_out * k * k).
 void ConvLayer::reset_parameters(Rng& rng) {
+  params_changed();
   const double fan_in = double(params_[0].shape[1] * geom_.kernel * geom_.kernel);
   const double bound = 1.0 / std::sqrt(fan_in);
   for (auto& p : params_)

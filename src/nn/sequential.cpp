@@ -1,6 +1,7 @@
 #include "dcgan/nn/sequential.hpp"
 
 #include "dcgan/error.hpp"
+#include "dcgan/ops/layout.hpp"
 
 namespace dcgan {
 
@@ -32,40 +33,72 @@ void Sequential::set_impl(ops::Impl impl) {
 }
 
 void Sequential::prepare(const Shape& in) {
-  acts_.assign(layers_.size() + 1, Tensor());
-  dacts_.assign(layers_.size() + 1, Tensor());
+  const size_t L = layers_.size();
+  const bool fast = impl_ == ops::Impl::fast;
+  acts_.assign(L + 1, Tensor());
+  dacts_.assign(L + 1, Tensor());
+  blocks_.assign(L + 1, 0);
+  fused_.assign(L + 1, 0);
   Shape s = in;
   dacts_[0] = Tensor(in);
-  for (size_t i = 0; i < layers_.size(); ++i) {
-    s = layers_[i]->prepare(s, impl_);
-    acts_[i + 1] = Tensor(s);
+  for (size_t i = 0; i < L; ++i) {
+    s = layers_[i]->prepare_layout(s, impl_, blocks_[i], /*may_block=*/fast, blocks_[i + 1]);
+    if (fast && i > 0 && !fused_[i - 1] && layers_[i - 1]->fuse_next(*layers_[i])) fused_[i] = 1;
+    acts_[i + 1] = fused_[i] ? acts_[i] : Tensor(s);  // a fused layer's output is its producer's
     dacts_[i + 1] = Tensor(s);
   }
+  out_plain_ = blocks_[L] ? Tensor(s) : Tensor();
+  dout_blocked_ = blocks_[L] ? Tensor(s) : Tensor();
   prepared_for_ = in;
+}
+
+void Sequential::sync_params() {
+  if (synced_version_ == params_version_) return;
+  for (auto& l : layers_) l->params_changed();
+  synced_version_ = params_version_;
 }
 
 const Tensor& Sequential::forward(const Tensor& x, Mode mode) {
   DCGAN_CHECK(finalized_, "[Sequential] forward() before finalize()");
   if (x.shape() != prepared_for_) prepare(x.shape());
+  sync_params();
   acts_[0] = x;  // shallow: shares x's storage
-  for (size_t i = 0; i < layers_.size(); ++i) layers_[i]->forward(acts_[i], acts_[i + 1], mode);
-  return acts_.back();
+  const size_t L = layers_.size();
+  for (size_t i = 0; i < L; ++i)
+    if (!fused_[i]) layers_[i]->forward(acts_[i], acts_[i + 1], mode);
+  if (!blocks_[L]) return acts_.back();
+  const Shape& s = out_plain_.shape();
+  ops::reorder_activation(s[0], s[1], s[2] * s[3], blocks_[L], 0, acts_.back().data(),
+                          out_plain_.data(), impl_);
+  return out_plain_;
 }
 
 const Tensor& Sequential::backward(const Tensor& dy, bool want_dx, bool param_grads) {
   DCGAN_CHECK(!prepared_for_.empty(), "[Sequential] backward() before forward()");
   DCGAN_CHECK(dy.shape() == acts_.back().shape(), "[Sequential] backward: gradient {} but output {}",
               shape_str(dy.shape()), shape_str(acts_.back().shape()));
+  sync_params();
+  const size_t L = layers_.size();
   const Tensor* g = &dy;
-  for (size_t i = layers_.size(); i-- > 0;) {
+  if (blocks_[L]) {
+    const Shape& s = dy.shape();
+    ops::reorder_activation(s[0], s[1], s[2] * s[3], 0, blocks_[L], dy.data(),
+                            dout_blocked_.data(), impl_);
+    g = &dout_blocked_;
+  }
+  for (size_t i = L; i-- > 0;) {
+    if (fused_[i]) continue;  // its producer (layer i - 1) differentiates through it
     bool need_dx = i > 0 || want_dx;
-    layers_[i]->backward(acts_[i], acts_[i + 1], *g, need_dx ? &dacts_[i] : nullptr, param_grads);
+    // A layer that absorbed layer i + 1 gets that layer's output and gradient.
+    const Tensor& y = (i + 1 < L && fused_[i + 1]) ? acts_[i + 2] : acts_[i + 1];
+    layers_[i]->backward(acts_[i], y, *g, need_dx ? &dacts_[i] : nullptr, param_grads);
     g = &dacts_[i];
   }
   return want_dx ? dacts_[0] : empty_;
 }
 
 std::vector<StateRef> Sequential::state() {
+  mark_params_changed();
   std::vector<StateRef> out;
   for (auto& l : layers_) {
     for (auto& p : l->params()) out.push_back({l->name() + "." + p.name, &p.value, nullptr, true, &p.grad});

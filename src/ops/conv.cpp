@@ -36,6 +36,10 @@ void ConvGeom::validate() const {
   // (transposed) see only padding: never wanted in a DCGAN, and oneDNN rejects some such shapes.
   DCGAN_CHECK(padding < kernel, "[{}] padding {} must be smaller than kernel {}", op, padding,
               kernel);
+  DCGAN_CHECK(x_block >= 0 && (x_block == 0 || C_in % x_block == 0),
+              "[{}] x_block {} must be 0 or divide C_in = {}", op, x_block, C_in);
+  DCGAN_CHECK(y_block == kChooseBlock || (y_block >= 0 && (y_block == 0 || C_out % y_block == 0)),
+              "[{}] y_block {} must be 0, kChooseBlock or divide C_out = {}", op, y_block, C_out);
   if (!transposed) {
     DCGAN_CHECK(output_padding == 0,
                 "[{}] output_padding {} is only meaningful for a transposed convolution", op,

@@ -12,6 +12,9 @@ GanStep::GanStep(const ModelConfig& cfg, const GanOptions& opt, ops::Impl impl)
   D = build_discriminator(cfg, impl);
   g_opt = Adam(G->num_params(), opt.g_adam);
   d_opt = Adam(D->num_params(), opt.d_adam);
+  for (auto& l : D->layers())
+    if (auto* bn = dynamic_cast<BatchNorm2d*>(l.get())) d_bns_.push_back(bn);
+  d_fake_stats_.resize(d_bns_.size());
 }
 
 namespace {
@@ -37,7 +40,8 @@ StepStats GanStep::step(const Tensor& real, const Tensor& z) {
   // (PyTorch computes and then zeroes them), only its input gradient.
   G->zero_grad();
   const Tensor& gen = G->forward(z, Mode::train);  // G's output buffer; stays valid (G not run again)
-  const Tensor& pf = D->forward(gen, Mode::train);
+  const Tensor& pf = D->forward(gen, Mode::train);  // D's output buffer; valid until D runs again
+  for (size_t i = 0; i < d_bns_.size(); ++i) d_fake_stats_[i] = d_bns_[i]->last_batch_stats();
   s.d_fake = mean_of(pf);
   s.g_loss = ops::bce_forward(B, pf.data(), ones_.data());
   ops::bce_backward(B, pf.data(), ones_.data(), 1.f, dp_.data());
@@ -46,16 +50,19 @@ StepStats GanStep::step(const Tensor& real, const Tensor& z) {
   g_opt.step(G->param_values().data(), G->param_grads().data(), G->impl());
 
   // ---- D step: (BCE(D(real), real_label) + BCE(D(gen.detach()), 0)) / 2.
+  // The fake half first, on the activations D kept from the G step (see the header).
   D->zero_grad();
+  const float fake_loss = ops::bce_forward(B, pf.data(), zeros_.data());
+  ops::bce_backward(B, pf.data(), zeros_.data(), 0.5f, dp_.data());
+  D->backward(dp_, false, true);
   const Tensor& pr = D->forward(real, Mode::train);
   s.d_real = mean_of(pr);
-  float real_loss = ops::bce_forward(B, pr.data(), real_targets_.data());
+  const float real_loss = ops::bce_forward(B, pr.data(), real_targets_.data());
   ops::bce_backward(B, pr.data(), real_targets_.data(), 0.5f, dp_.data());
   D->backward(dp_, false, true);
-  const Tensor& pf2 = D->forward(gen, Mode::train);
-  float fake_loss = ops::bce_forward(B, pf2.data(), zeros_.data());
-  ops::bce_backward(B, pf2.data(), zeros_.data(), 0.5f, dp_.data());
-  D->backward(dp_, false, true);
+  // PyTorch's third D pass, on gen.detach(), updates the running statistics with the fake
+  // batch's statistics once more.
+  for (size_t i = 0; i < d_bns_.size(); ++i) d_bns_[i]->apply_running_update(d_fake_stats_[i]);
   s.d_loss = (real_loss + fake_loss) / 2;
   d_opt.step(D->param_values().data(), D->param_grads().data(), D->impl());
   return s;

@@ -4,6 +4,10 @@
 // Gradient contract (tested in tests/unit/test_layers.cpp):
 //   - parameter gradients ACCUMULATE into Param::grad; the owner zeroes them explicitly;
 //   - the input gradient dx is ASSIGNED.
+// Parameter contract: a layer may keep its parameters converted into an internal layout (the
+// fast convolutions do); whoever changes a layer's parameter values calls params_changed() before
+// the layer's next forward or backward. Sequential does this for its layers (see
+// Sequential::mark_params_changed).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -45,8 +49,20 @@ class Layer {
   virtual std::string describe() const = 0;
 
   // Validates the input shape (throws dcgan::Error naming the layer), sizes caches and prepared
-  // ops for it, and returns the output shape. Called once per new batch shape.
+  // ops for it, and returns the output shape. Called once per new batch shape. Input, output
+  // and their gradients are NCHW.
   virtual Shape prepare(const Shape& in, ops::Impl impl) = 0;
+  // prepare() with memory layouts (dcgan/ops/layout.hpp), what Sequential calls: the input and
+  // dx will be stored with channel block `in_block` (0: NCHW); the layer sets `out_block` to
+  // the layout its output and dy will have, which may be blocked only when `may_block`. The
+  // default accepts NCHW only and keeps it.
+  virtual Shape prepare_layout(const Shape& in, ops::Impl impl, int in_block, bool may_block,
+                               int& out_block);
+  // Sequential's fast path offers each layer the one after it: a layer that can compute
+  // `next`'s function in its own passes (BatchNorm2d absorbing a ReLU) returns true, and then
+  // writes next(own output) as its output and takes next's output gradient in backward, while
+  // Sequential skips `next`. Valid until the next prepare / prepare_layout.
+  virtual bool fuse_next(const Layer& next) { return false; }
   // y is already sized to the output shape; it is assigned.
   virtual void forward(const Tensor& x, Tensor& y, Mode mode) = 0;
   // x, y: this layer's last forward input and output; dy: gradient of the loss w.r.t. y.
@@ -56,6 +72,8 @@ class Layer {
 
   // PyTorch's default initialisation for this layer type (reset_parameters()).
   virtual void reset_parameters(Rng& rng) {}
+  // The parameter values changed: drop anything derived from them (see the contract above).
+  virtual void params_changed() {}
 
   std::vector<Param>& params() { return params_; }
   std::vector<Buffer>& buffers() { return buffers_; }

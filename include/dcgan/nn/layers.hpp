@@ -1,9 +1,11 @@
 // The layers a DCGAN needs, named and parameterised as in torch.nn.
 #pragma once
 #include <memory>
+#include <vector>
 
 #include "dcgan/nn/layer.hpp"
 #include "dcgan/ops/activation.hpp"
+#include "dcgan/ops/batchnorm.hpp"
 #include "dcgan/ops/conv.hpp"
 #include "dcgan/ops/linear.hpp"
 
@@ -37,10 +39,14 @@ class ConvLayer : public Layer {
             int64_t stride, int64_t padding, int64_t output_padding, bool bias);
   std::string describe() const override;
   Shape prepare(const Shape& in, ops::Impl impl) override;
+  // Any input layout; a blocked output when may_block and the op picks one (ConvGeom::y_block).
+  Shape prepare_layout(const Shape& in, ops::Impl impl, int in_block, bool may_block,
+                       int& out_block) override;
   void forward(const Tensor& x, Tensor& y, Mode mode) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx,
                 bool param_grads) override;
   void reset_parameters(Rng& rng) override;
+  void params_changed() override;
   bool transposed() const { return geom_.transposed; }
 
  private:
@@ -64,9 +70,22 @@ inline std::unique_ptr<ConvLayer> ConvTranspose2d(std::string name, int64_t in, 
 // x, y (N, C, H, W); weight, bias, running_mean, running_var (C).
 class BatchNorm2d : public Layer {
  public:
+  // One train-mode batch's per-channel statistics, as the forward pass computed them (double,
+  // var biased), and its value count per channel M = N*H*W: what the running-statistics update
+  // of that pass used, so it can be replayed (apply_running_update).
+  struct BatchStats {
+    std::vector<double> mean, var;  // (C)
+    int64_t M = 0;
+  };
+
   BatchNorm2d(std::string name, int64_t channels, float eps = 1e-5f, float momentum = 0.1f);
   std::string describe() const override;
   Shape prepare(const Shape& in, ops::Impl impl) override;
+  // Any layout, kept for the output.
+  Shape prepare_layout(const Shape& in, ops::Impl impl, int in_block, bool may_block,
+                       int& out_block) override;
+  // Absorbs a following ReLU, or LeakyReLU with slope >= 0 (ops::BnAct).
+  bool fuse_next(const Layer& next) override;
   void forward(const Tensor& x, Tensor& y, Mode mode) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx,
                 bool param_grads) override;
@@ -74,14 +93,25 @@ class BatchNorm2d : public Layer {
   int64_t* num_batches_tracked() override { return &num_batches_tracked_; }
   float eps() const { return eps_; }
 
+  // The statistics of the last train-mode forward (empty M before the first one).
+  const BatchStats& last_batch_stats() const { return last_stats_; }
+  // Updates running_mean / running_var from `s` exactly as a train-mode forward pass over that
+  // batch does, and counts it in num_batches_tracked: GanStep uses it to apply the third update
+  // of PyTorch's fake -> real -> fake order without running the third forward pass.
+  void apply_running_update(const BatchStats& s);
+
  private:
   int64_t C_;
   float eps_, momentum_;
   int64_t num_batches_tracked_ = 0;
   Tensor save_mean_, save_invstd_;  // (C) from the last train-mode forward
+  BatchStats last_stats_;           // (C) from the last train-mode forward
   Mode last_mode_ = Mode::train;
   Shape in_shape_;
+  int block_ = 0;                   // layout of x and y
+  ops::BnAct act_;                  // fused activation (fuse_next)
   ops::Impl impl_ = ops::Impl::fast;
+  Tensor scratch_;                  // (2C) parameter-gradient sink when param_grads is false
 };
 
 // ReLU, LeakyReLU(slope), Tanh, Sigmoid: element-wise, any shape.
@@ -90,6 +120,11 @@ class Activation : public Layer {
   explicit Activation(ops::Act act, float slope = 0.f);
   std::string describe() const override;
   Shape prepare(const Shape& in, ops::Impl impl) override;
+  // Element-wise: any layout, kept for the output.
+  Shape prepare_layout(const Shape& in, ops::Impl impl, int in_block, bool may_block,
+                       int& out_block) override;
+  ops::Act act() const { return act_; }
+  float slope() const { return slope_; }
   void forward(const Tensor& x, Tensor& y, Mode mode) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx,
                 bool param_grads) override;
@@ -116,12 +151,19 @@ class Reshape : public Layer {
   explicit Reshape(Shape per_sample);  // per_sample empty = flatten to (N, rest)
   std::string describe() const override;
   Shape prepare(const Shape& in, ops::Impl impl) override;
+  // The view is of NCHW data: a blocked input is reordered to NCHW (flatten before a Linear);
+  // an NCHW input viewed as (N, C, H, W) may be reordered to the block convolutions prefer.
+  Shape prepare_layout(const Shape& in, ops::Impl impl, int in_block, bool may_block,
+                       int& out_block) override;
   void forward(const Tensor& x, Tensor& y, Mode mode) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx,
                 bool param_grads) override;
 
  private:
   Shape per_sample_;
+  Shape in_, out_;                    // (N, ...) input and output shapes from prepare
+  int in_block_ = 0, out_block_ = 0;  // their layouts (at most one blocked)
+  ops::Impl impl_ = ops::Impl::fast;
 };
 
 }  // namespace dcgan

@@ -1,6 +1,12 @@
 // Sequential: a runtime list of layers built from options, with its parameters in ONE flat
 // buffer (values and gradients share the layout: the optimizer is one loop, a checkpoint one write)
 // and activation buffers sized once per batch shape (nothing allocated inside a training step).
+//
+// On the fast path (Impl::fast) the layers agree on memory layouts when they are prepared
+// (Layer::prepare_layout): convolutions, BatchNorm and activations exchange oneDNN's blocked
+// nChw{b}c tensors, so no reorder runs between them, and each BatchNorm absorbs the ReLU /
+// LeakyReLU after it (Layer::fuse_next). Input, output and input gradient stay NCHW. The
+// reference path (Impl::reference) runs every layer on NCHW, unfused: the oracle.
 #pragma once
 #include <memory>
 #include <string>
@@ -35,24 +41,48 @@ class Sequential {
   const Tensor& backward(const Tensor& dy, bool want_dx, bool param_grads = true);
 
   void zero_grad() { grads_.zero(); }
-  Tensor& param_values() { return values_; }  // (P) all parameters, flat
+  // Parameter access. Every non-const accessor that can reach parameter values
+  // (param_values, state, layers) counts as a change: the layers drop what they derived from
+  // the values (converted weights, layer.hpp) before the next forward or backward. Code that
+  // keeps a pointer from an earlier call and writes through it later calls
+  // mark_params_changed() itself.
+  Tensor& param_values() {  // (P) all parameters, flat
+    mark_params_changed();
+    return values_;
+  }
+  const Tensor& param_values() const { return values_; }
   Tensor& param_grads() { return grads_; }    // (P)
   int64_t num_params() const { return values_.numel(); }
   std::vector<StateRef> state();              // parameters, buffers, counters in layer order
-  std::vector<std::unique_ptr<Layer>>& layers() { return layers_; }
+  std::vector<std::unique_ptr<Layer>>& layers() {
+    mark_params_changed();
+    return layers_;
+  }
+  void mark_params_changed() { ++params_version_; }
   std::string describe() const;
   ops::Impl impl() const { return impl_; }
+  // After the first forward, for tests and benchmarks: activation_blocks()[i] is the layout
+  // (dcgan/ops/layout.hpp) of layer i's input, [i + 1] of its output; fused_layers()[i] says
+  // whether layer i is absorbed by layer i - 1.
+  const std::vector<int>& activation_blocks() const { return blocks_; }
+  const std::vector<char>& fused_layers() const { return fused_; }
   // Drops prepared ops and caches; the next forward prepares again (e.g. after changing impl).
   void set_impl(ops::Impl impl);
 
  private:
   void prepare(const Shape& in);
+  void sync_params();  // tells the layers about parameter changes since the last call
   ops::Impl impl_;
+  uint64_t params_version_ = 1, synced_version_ = 0;
   std::vector<std::unique_ptr<Layer>> layers_;
   Tensor values_, grads_;
   Shape prepared_for_;
   std::vector<Tensor> acts_;   // acts_[0] = input, acts_[i + 1] = output of layer i
   std::vector<Tensor> dacts_;  // gradients, same shapes
+  std::vector<int> blocks_;    // blocks_[i]: layout of acts_[i] and dacts_[i] (layout.hpp)
+  std::vector<char> fused_;    // fused_[i]: layer i is absorbed by layer i - 1 and skipped
+  Tensor out_plain_, dout_blocked_;  // NCHW output / blocked output gradient, if the last
+                                     // layer's output is blocked
   Tensor empty_;
   bool finalized_ = false;
 };

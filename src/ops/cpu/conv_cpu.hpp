@@ -21,6 +21,26 @@ std::unique_ptr<ConvOp> make_conv_onednn(const ConvGeom& g);
 // <impl>" (e.g. jit:avx512_core, x64:gemm:jit; ref:any would be the 100x-slower fallback).
 // Empty for an op that is not a oneDNN one.
 std::string onednn_conv_info(const ConvOp& op);
+// The channel block oneDNN's convolutions use for activations on this CPU (16 with AVX-512,
+// 8 with AVX2; 0 if it picks no nChw{b}c layout).
+int onednn_preferred_block();
+
+// A transposed convolution from a blocked map into a few-channel NCHW image, which oneDNN runs
+// slowly (conv_few_channels.cpp): the fast op's forward for ConvTranspose2d(C, <= 4) and its
+// data gradient for Conv2d(<= 4, C). Small map src (N, Cs, Hs, Ws) nChw{block}c, big map
+// dst (N, Cb, Hb, Wb) NCHW (assigned), w (Cs, Cb, k, k), bias (Cb) or null.
+constexpr int64_t kFewChannelsMax = 4, kFewChannelsMaxSmall = 16;
+struct FewChannelGeom {
+  int64_t N = 0, Cs = 0, Hs = 0, Ws = 0, Cb = 0, Hb = 0, Wb = 0, k = 0, s = 0, p = 0;
+  int block = 0;
+};
+// Whether the kernel is used for Cb image channels, Cs small-map channels and this block (AVX2
+// builds, Cb <= 4, Cs <= 16 where it beats oneDNN, b 8 or 16).
+bool few_channels_available(int64_t Cb, int64_t Cs, int block);
+// packed (k, k, Cb, Cs) from w (Cs, Cb, k, k).
+void few_channels_pack(const FewChannelGeom& g, const float* w, float* packed);
+void few_channels_run(const FewChannelGeom& g, const float* src, const float* packed,
+                      const float* bias, float* dst);
 
 // T = float or double; sums are accumulated in double. Same contract as ConvOp.
 // b / db are ignored when g.has_bias is false (may be null).

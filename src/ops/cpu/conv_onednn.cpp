@@ -1,7 +1,9 @@
 // Fast Conv2d / ConvTranspose2d on oneDNN 2.6 (https://oneapi-src.github.io/oneDNN/v2.6/).
 //
 // Legend: N batch, C_in / C_out channels, H/W input size, Ho/Wo output size, k kernel.
-//   x (N, C_in, H, W) nchw     y (N, C_out, Ho, Wo) nchw     b (C_out)
+//   x (N, C_in, H, W)     y (N, C_out, Ho, Wo)     b (C_out)
+//   x / dx and y / dy in the caller's layouts g.x_block / g.y_block: nchw or nChw{b}c
+//   (dcgan/ops/layout.hpp); with g.y_block = kChooseBlock the op takes oneDNN's choice.
 //   w Conv2d (C_out, C_in, k, k) = oneDNN oihw on dims {C_out, C_in, k, k}
 //   w ConvTranspose2d (C_in, C_out, k, k) = oneDNN iohw on dims {C_out, C_in, k, k}
 //     (oneDNN names deconvolution weights {OC, IC, kh, kw} whatever their memory order)
@@ -11,9 +13,11 @@
 // to a reference kernel 100-1000x slower), the internal blocked buffers, the reorders between
 // them and the caller's plain buffers, and one scratchpad shared by all of them. A call binds
 // the caller's pointers, reorders the inputs in, runs the primitive and reorders the outputs out.
-// Measured exceptions to "let oneDNN choose": a pass that would store a 1- or 3-channel image
-// padded to 8- or 16-channel blocks runs on plain or channels-last layouts (choose_layouts),
-// and a transposed conv's bias is added by us (add_bias_nchw).
+// When the caller's x and y are both blocked (an inner layer of a network whose layers exchange
+// blocked tensors), each pass is first created on exactly those layouts, so that nothing is
+// reordered. Measured exceptions to "let oneDNN choose": a pass that would store a 1- or
+// 3-channel image padded to 8- or 16-channel blocks runs on plain or channels-last layouts
+// (choose_layouts), and a transposed conv's bias is added by us (add_bias).
 // Threads: oneDNN's OpenMP runtime uses omp_get_max_threads() at execution time.
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -25,6 +29,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "dcgan/error.hpp"
@@ -130,8 +135,15 @@ bool padded(const memory::desc& chosen, const memory::desc& plain) {
 //   weight gradient reading a padded image (AVX2 only): channels-last 0.11-0.16 ms vs 0.8-0.95.
 // The choice depends only on shapes and the CPU, never on timings, so results are reproducible.
 template <class PD, class Make, class Wasteful>
-PD choose_layouts(const Make& make, const Wasteful& wasteful, const Layouts& preferred,
-                  const Layouts& fallback) {
+PD choose_layouts(const Make& make, const Wasteful& wasteful, const Layouts* exchange,
+                  const Layouts& preferred, const Layouts& fallback) {
+  // The caller's own layouts first, when given (no reorders at all), unless only oneDNN's
+  // reference kernel takes them.
+  if (exchange) try {
+      PD pd = make(*exchange);
+      if (!std::string_view(pd.impl_info_str()).starts_with("ref")) return pd;
+    } catch (const dnnl::error&) {
+    }
   PD pd = make(preferred);
   if (!wasteful(pd)) return pd;
   try {
@@ -143,15 +155,40 @@ PD choose_layouts(const Make& make, const Wasteful& wasteful, const Layouts& pre
   return pd;
 }
 
-// y[n, c, :, :] += b[c] over a plain (N, C, HW) buffer.
-void add_bias_nchw(float* y, const float* b, int64_t N, int64_t C, int64_t HW) {
-#pragma omp parallel for collapse(2) schedule(static)
+// y[n, c, :, :] += b[c] over an (N, C, HW) buffer in layout `block` (0: nchw).
+void add_bias(float* y, const float* b, int64_t N, int64_t C, int64_t HW, int block) {
+  constexpr int64_t kParallelMin = 1 << 15;  // below this many elements one thread is faster
+  const bool par = N * C * HW >= kParallelMin;
+  if (block == 0) {
+#pragma omp parallel for collapse(2) schedule(static) if (par)
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c) {
+        float* plane = y + (n * C + c) * HW;
+        const float bc = b[c];
+#pragma omp simd
+        for (int64_t i = 0; i < HW; ++i) plane[i] += bc;
+      }
+    return;
+  }
+  const int64_t CB = C / block;
+#pragma omp parallel for collapse(2) schedule(static) if (par)
   for (int64_t n = 0; n < N; ++n)
-    for (int64_t c = 0; c < C; ++c) {
-      float* plane = y + (n * C + c) * HW;
-      const float bc = b[c];
-      for (int64_t i = 0; i < HW; ++i) plane[i] += bc;
+    for (int64_t cb = 0; cb < CB; ++cb) {
+      float* tile = y + (n * CB + cb) * HW * block;  // (HW, block)
+      const float* bb = b + cb * block;
+      for (int64_t i = 0; i < HW; ++i)
+#pragma omp simd
+        for (int j = 0; j < block; ++j) tile[i * block + j] += bb[j];
     }
+}
+
+memory::format_tag block_tag(int block) {
+  switch (block) {
+    case 0: return tag::nchw;
+    case 8: return tag::nChw8c;
+    case 16: return tag::nChw16c;
+  }
+  throw Error(fmt::format("[conv] no oneDNN layout for channel block {} (0, 8 or 16)", block));
 }
 
 class OnednnConv final : public ConvOp {
@@ -162,32 +199,44 @@ class OnednnConv final : public ConvOp {
   void backward_data(const float* dy, const float* w, float* dx) override;
   void backward_weights(const float* x, const float* dy, float* dw, float* db,
                         bool accumulate) override;
+  void weights_changed() override { f_w_cached_ = d_w_cached_ = nullptr; }
   const std::string& info() const { return info_; }
 
  private:
   void build_conv();
   void build_deconv();
   // Ports, bias memories and steps from the three primitive descriptors (conv or deconv).
+  template <class Fwd>
+  void build_forward(const typename Fwd::primitive_desc& fwd);
+  template <class BwdData>
+  void build_backward_data(const typename BwdData::primitive_desc& bwd_data);
   template <class Fwd, class BwdData, class BwdWeights>
   void build_passes(const typename Fwd::primitive_desc& fwd,
                     const typename BwdData::primitive_desc& bwd_data,
                     const typename BwdWeights::primitive_desc& bwd_w);
   void attach_scratchpad();
 
-  // Plain (caller) layouts.
-  memory::desc x_md_;  // (N, C_in, H, W) nchw; also dx
-  memory::desc y_md_;  // (N, C_out, Ho, Wo) nchw; also dy
+  // oneDNN's choice of y's layout for a forward pass reading x_md_ (ConvGeom::kChooseBlock).
+  int choose_y_block() const;
+
+  // The caller's layouts.
+  memory::desc x_md_;  // (N, C_in, H, W) nchw or nChw{b}c (geom_.x_block); also dx
+  memory::desc y_md_;  // (N, C_out, Ho, Wo) nchw or nChw{b}c (geom_.y_block); also dy
   memory::desc w_md_;  // dims {C_out, C_in, k, k}: oihw (Conv2d) or iohw (ConvTranspose2d)
   memory::desc b_md_;  // (C_out) x, or empty when there is no bias
   // Layout sets the primitives are created with (see choose_layouts).
   Layouts any_;            // oneDNN chooses (blocked)
-  Layouts plain_;          // the caller's: no reorders
+  Layouts plain_;          // x, y nchw, w PyTorch's
   Layouts channels_last_;  // x, y nhwc (same bytes as nchw for 1 channel), w any
+  Layouts exchange_;       // x, y the caller's, w any
+  const Layouts* exchange() const {  // tried first when both are blocked (see the file comment)
+    return geom_.x_block && geom_.y_block ? &exchange_ : nullptr;
+  }
 
   // Whether a weight-gradient pass reads an activation stored padded.
   template <class PD>
   bool reads_padded(const PD& pd) const {
-    return padded(pd.src_desc(), x_md_) || padded(pd.diff_dst_desc(), y_md_);
+    return padded(pd.src_desc(), plain_.x) || padded(pd.diff_dst_desc(), plain_.y);
   }
 
   // forward: y = conv(x, w) + b. For ConvTranspose2d the primitive has no bias and we add it
@@ -207,6 +256,21 @@ class OnednnConv final : public ConvOp {
   memory g_db_;              // (C_out) internal
   std::optional<Step> g_step_, g_dw_assign_, g_dw_add_;
 
+  // Passes run by the few-channel kernel (conv_few_channels.cpp) instead of oneDNN: a
+  // ConvTranspose2d's forward into a <= 4-channel NCHW y from a blocked x of <= 16 channels,
+  // and a Conv2d's data gradient into a <= 4-channel NCHW x from a blocked dy of <= 16
+  // channels. few_w_ holds w packed for it.
+  bool few_fwd_ = false, few_bwd_data_ = false;
+  FewChannelGeom few_g_;
+  std::vector<float> few_w_;
+  void pack_few_weights(const float* w, const float*& cached);
+
+  // With cache_weights_: the w whose conversion f_w_.prim / d_w_.prim hold (null: none).
+  const float* f_w_cached_ = nullptr;
+  const float* d_w_cached_ = nullptr;
+  // Converts w through `port` unless its converted copy (of `cached`) is still valid.
+  void convert_weights(Port& port, const float* w, const float*& cached);
+
   // Shared by every step; sized to the largest need, 64-byte aligned like oneDNN's own buffers.
   std::unique_ptr<void, decltype(&std::free)> scratchpad_{nullptr, &std::free};
   std::string info_;                 // the kernels oneDNN picked, for tests and benchmarks
@@ -215,16 +279,32 @@ class OnednnConv final : public ConvOp {
 OnednnConv::OnednnConv(const ConvGeom& g) : ConvOp(g) {
   g.validate();
   const memory::dim k = g.kernel;
-  x_md_ = f32_desc({g.N, g.C_in, g.H, g.W}, tag::nchw);
-  y_md_ = f32_desc({g.N, g.C_out, g.Ho(), g.Wo()}, tag::nchw);
+  const memory::dims x_dims{g.N, g.C_in, g.H, g.W}, y_dims{g.N, g.C_out, g.Ho(), g.Wo()};
   w_md_ = f32_desc({g.C_out, g.C_in, k, k}, g.transposed ? tag::iohw : tag::oihw);
   b_md_ = g.has_bias ? f32_desc({g.C_out}, tag::x) : memory::desc();
-  const auto x_dims = x_md_.dims(), y_dims = y_md_.dims(), w_dims = w_md_.dims();
+  const auto w_dims = w_md_.dims();
   any_ = {f32_desc(x_dims, tag::any), f32_desc(w_dims, tag::any), f32_desc(y_dims, tag::any)};
-  plain_ = {x_md_, w_md_, y_md_};
+  plain_ = {f32_desc(x_dims, tag::nchw), w_md_, f32_desc(y_dims, tag::nchw)};
   channels_last_ = {f32_desc(x_dims, tag::nhwc), f32_desc(w_dims, tag::any),
                     f32_desc(y_dims, tag::nhwc)};
   try {
+    x_md_ = f32_desc(x_dims, block_tag(g.x_block));
+    if (geom_.y_block == ConvGeom::kChooseBlock) geom_.y_block = choose_y_block();
+    y_md_ = f32_desc(y_dims, block_tag(geom_.y_block));
+    exchange_ = {x_md_, f32_desc(w_dims, tag::any), y_md_};
+    // The few-channel kernel's passes (see few_fwd_).
+    few_fwd_ = g.transposed && geom_.y_block == 0 &&
+               few_channels_available(g.C_out, g.C_in, g.x_block);
+    few_bwd_data_ =
+        !g.transposed && g.x_block == 0 && few_channels_available(g.C_in, g.C_out, geom_.y_block);
+    if (few_fwd_ || few_bwd_data_) {
+      // The small map is the transposed conv's x, or the conv's y (its data gradient's input).
+      few_g_ = few_fwd_ ? FewChannelGeom{g.N, g.C_in, g.H, g.W, g.C_out, g.Ho(), g.Wo(),
+                                         g.kernel, g.stride, g.padding, g.x_block}
+                        : FewChannelGeom{g.N, g.C_out, g.Ho(), g.Wo(), g.C_in, g.H, g.W,
+                                         g.kernel, g.stride, g.padding, geom_.y_block};
+      few_w_.resize(size_t(g.C_in * g.C_out * g.kernel * g.kernel));
+    }
     if (g.transposed)
       build_deconv();
     else
@@ -237,6 +317,40 @@ OnednnConv::OnednnConv(const ConvGeom& g) : ConvOp(g) {
                             g.C_out, g.kernel, g.stride, g.padding, g.output_padding, e.what()),
                 "use --impl reference for this geometry, or report the shape");
   }
+}
+
+int OnednnConv::choose_y_block() const {
+  using namespace dnnl;
+  const ConvGeom& g = geom_;
+  const memory::dims strides{g.stride, g.stride}, pad{g.padding, g.padding};
+  // The forward pass's primitive descriptor reading x as `x_desc` and writing y as `y_desc`:
+  // the layout of y and the kernel.
+  auto fwd_pd_info = [&](const memory::desc& x_desc,
+                         const memory::desc& y_desc) -> std::pair<memory::desc, std::string> {
+    if (g.transposed) {
+      deconvolution_forward::primitive_desc pd(
+          {prop_kind::forward_training, algorithm::deconvolution_direct, x_desc, any_.w,
+           memory::desc(), y_desc, strides, pad, pad},
+          cpu_engine());
+      return {pd.dst_desc(), pd.impl_info_str()};
+    }
+    convolution_forward::primitive_desc pd(
+        {prop_kind::forward_training, algorithm::convolution_direct, x_desc, any_.w,
+         memory::desc(), y_desc, strides, pad, pad},
+        cpu_engine());
+    return {pd.dst_desc(), pd.impl_info_str()};
+  };
+  auto whole_block = [&](const memory::desc& d) {
+    for (int b : {16, 8})
+      if (g.C_out % b == 0 && d == f32_desc(any_.y.dims(), block_tag(b))) return b;
+    return 0;
+  };
+  // oneDNN's own choice reading the caller's x, when it is a whole-block layout ...
+  if (int b = whole_block(fwd_pd_info(x_md_, any_.y).first)) return b;
+  // ... or the one it makes when it may convert x too (e.g. a 1 x 1 latent with 100 channels,
+  // which its fast kernels read only padded to a block).
+  if (int b = whole_block(fwd_pd_info(any_.x, any_.y).first)) return b;
+  return 0;
 }
 
 void OnednnConv::build_conv() {
@@ -254,20 +368,23 @@ void OnednnConv::build_conv() {
         return FwdPD({prop_kind::forward_training, alg, L.x, L.w, b_md_, L.y, strides, pad, pad},
                      attr, cpu_engine());
       },
-      [&](const FwdPD& pd) { return padded(pd.dst_desc(), y_md_); }, any_, plain_);
+      [&](const FwdPD& pd) { return padded(pd.dst_desc(), plain_.y); }, exchange(), any_,
+      plain_);
   fwd_bias_in_primitive_ = g.has_bias;
   const auto bwd_data = choose_layouts<BwdDataPD>(
       [&](const Layouts& L) {
         return BwdDataPD({alg, L.x, L.w, L.y, strides, pad, pad}, attr, cpu_engine(), fwd);
       },
-      [&](const BwdDataPD& pd) { return padded(pd.diff_src_desc(), x_md_); }, any_, plain_);
+      [&](const BwdDataPD& pd) { return padded(pd.diff_src_desc(), plain_.x); }, exchange(),
+      any_, plain_);
   using BwdWeightsPD = convolution_backward_weights::primitive_desc;
   const auto bwd_w = choose_layouts<BwdWeightsPD>(
       [&](const Layouts& L) {
         return BwdWeightsPD({alg, L.x, L.w, b_md_, L.y, strides, pad, pad}, attr, cpu_engine(),
                             fwd);
       },
-      [&](const BwdWeightsPD& pd) { return reads_padded(pd); }, any_, channels_last_);
+      [&](const BwdWeightsPD& pd) { return reads_padded(pd); }, exchange(), any_,
+      channels_last_);
   build_passes<convolution_forward, convolution_backward_data, convolution_backward_weights>(
       fwd, bwd_data, bwd_w);
 }
@@ -289,42 +406,42 @@ void OnednnConv::build_deconv() {
                       pad, pad},
                      attr, cpu_engine());  // no bias: see fwd_bias_in_primitive_
       },
-      [&](const FwdPD& pd) { return padded(pd.dst_desc(), y_md_); }, any_, plain_);
-  fwd_bias_in_primitive_ = false;  // added by add_bias_nchw
+      [&](const FwdPD& pd) { return padded(pd.dst_desc(), plain_.y); }, exchange(), any_,
+      plain_);
+  fwd_bias_in_primitive_ = false;  // added by add_bias
   const auto bwd_data = choose_layouts<BwdDataPD>(
       [&](const Layouts& L) {
         return BwdDataPD({alg, L.x, L.w, L.y, strides, pad, pad}, attr, cpu_engine(), fwd);
       },
-      [&](const BwdDataPD& pd) { return padded(pd.diff_src_desc(), x_md_); }, any_, plain_);
+      [&](const BwdDataPD& pd) { return padded(pd.diff_src_desc(), plain_.x); }, exchange(),
+      any_, plain_);
   using BwdWeightsPD = deconvolution_backward_weights::primitive_desc;
   const auto bwd_w = choose_layouts<BwdWeightsPD>(
       [&](const Layouts& L) {
         return BwdWeightsPD({alg, L.x, L.w, b_md_, L.y, strides, pad, pad}, attr, cpu_engine(),
                             fwd);
       },
-      [&](const BwdWeightsPD& pd) { return reads_padded(pd); }, any_, channels_last_);
+      [&](const BwdWeightsPD& pd) { return reads_padded(pd); }, exchange(), any_,
+      channels_last_);
   build_passes<deconvolution_forward, deconvolution_backward_data,
                deconvolution_backward_weights>(fwd, bwd_data, bwd_w);
 }
 
-template <class Fwd, class BwdData, class BwdWeights>
-void OnednnConv::build_passes(const typename Fwd::primitive_desc& fwd,
-                              const typename BwdData::primitive_desc& bwd_data,
-                              const typename BwdWeights::primitive_desc& bwd_w) {
-  const auto& eng = cpu_engine();
-  info_ = fmt::format("forward {} | backward_data {} | backward_weights {}", fwd.impl_info_str(),
-                      bwd_data.impl_info_str(), bwd_w.impl_info_str());
-
+template <class Fwd>
+void OnednnConv::build_forward(const typename Fwd::primitive_desc& fwd) {
   f_x_ = input_port(x_md_, fwd.src_desc());
   f_w_ = input_port(w_md_, fwd.weights_desc());
   f_y_ = output_port(y_md_, fwd.dst_desc());
   Args fa{{DNNL_ARG_SRC, f_x_.prim}, {DNNL_ARG_WEIGHTS, f_w_.prim}, {DNNL_ARG_DST, f_y_.prim}};
   if (fwd_bias_in_primitive_) {
-    f_b_ = memory(b_md_, eng, DNNL_MEMORY_NONE);
+    f_b_ = memory(b_md_, cpu_engine(), DNNL_MEMORY_NONE);
     fa[DNNL_ARG_BIAS] = f_b_;
   }
   f_step_ = Step{Fwd(fwd), fa, fwd.scratchpad_desc()};
+}
 
+template <class BwdData>
+void OnednnConv::build_backward_data(const typename BwdData::primitive_desc& bwd_data) {
   d_dy_ = input_port(y_md_, bwd_data.diff_dst_desc());
   d_w_ = input_port(w_md_, bwd_data.weights_desc());
   d_dx_ = output_port(x_md_, bwd_data.diff_src_desc());
@@ -333,6 +450,20 @@ void OnednnConv::build_passes(const typename Fwd::primitive_desc& fwd,
                   {DNNL_ARG_WEIGHTS, d_w_.prim},
                   {DNNL_ARG_DIFF_SRC, d_dx_.prim}},
                  bwd_data.scratchpad_desc()};
+}
+
+template <class Fwd, class BwdData, class BwdWeights>
+void OnednnConv::build_passes(const typename Fwd::primitive_desc& fwd,
+                              const typename BwdData::primitive_desc& bwd_data,
+                              const typename BwdWeights::primitive_desc& bwd_w) {
+  const auto& eng = cpu_engine();
+  constexpr const char* kFew = "few_channels:avx2";
+  info_ = fmt::format("forward {} | backward_data {} | backward_weights {}",
+                      few_fwd_ ? kFew : fwd.impl_info_str(),
+                      few_bwd_data_ ? kFew : bwd_data.impl_info_str(), bwd_w.impl_info_str());
+  // A pass run by the few-channel kernel gets no oneDNN primitive (nor its buffers).
+  if (!few_fwd_) build_forward<Fwd>(fwd);
+  if (!few_bwd_data_) build_backward_data<BwdData>(bwd_data);
 
   g_x_ = input_port(x_md_, bwd_w.src_desc());
   g_dy_ = input_port(y_md_, bwd_w.diff_dst_desc());
@@ -350,7 +481,9 @@ void OnednnConv::build_passes(const typename Fwd::primitive_desc& fwd,
 }
 
 void OnednnConv::attach_scratchpad() {
-  std::vector<Step*> steps{&*f_step_, &*d_step_, &*g_step_, &*g_dw_assign_, &*g_dw_add_};
+  std::vector<Step*> steps{&*g_step_, &*g_dw_assign_, &*g_dw_add_};
+  if (f_step_) steps.push_back(&*f_step_);
+  if (d_step_) steps.push_back(&*d_step_);
   for (Port* p : {&f_x_, &f_w_, &f_y_, &d_dy_, &d_w_, &d_dx_, &g_x_, &g_dy_})
     if (p->convert) steps.push_back(&*p->convert);
   size_t bytes = 0;
@@ -363,26 +496,47 @@ void OnednnConv::attach_scratchpad() {
       s->args[DNNL_ARG_SCRATCHPAD] = memory(s->scratch_md, cpu_engine(), scratchpad_.get());
 }
 
+void OnednnConv::convert_weights(Port& port, const float* w, const float*& cached) {
+  port.bind(w);
+  if (!port.convert || (cache_weights_ && cached == w)) return;
+  port.convert->run();
+  cached = cache_weights_ ? w : nullptr;
+}
+
+void OnednnConv::pack_few_weights(const float* w, const float*& cached) {
+  if (cache_weights_ && cached == w) return;
+  few_channels_pack(few_g_, w, few_w_.data());
+  cached = cache_weights_ ? w : nullptr;
+}
+
 void OnednnConv::forward(const float* x, const float* w, const float* b, float* y) {
+  if (few_fwd_) {
+    pack_few_weights(w, f_w_cached_);
+    few_channels_run(few_g_, x, few_w_.data(), geom_.has_bias ? b : nullptr, y);
+    return;
+  }
   f_x_.bind(x);
-  f_w_.bind(w);
   f_y_.bind(y);
   if (fwd_bias_in_primitive_) f_b_.set_data_handle(const_cast<float*>(b));
   if (f_x_.convert) f_x_.convert->run();
-  if (f_w_.convert) f_w_.convert->run();
+  convert_weights(f_w_, w, f_w_cached_);
   f_step_->run();
   if (f_y_.convert) f_y_.convert->run();
   cpu_stream().wait();
   if (geom_.has_bias && !fwd_bias_in_primitive_)
-    add_bias_nchw(y, b, geom_.N, geom_.C_out, geom_.Ho() * geom_.Wo());
+    add_bias(y, b, geom_.N, geom_.C_out, geom_.Ho() * geom_.Wo(), geom_.y_block);
 }
 
 void OnednnConv::backward_data(const float* dy, const float* w, float* dx) {
+  if (few_bwd_data_) {
+    pack_few_weights(w, d_w_cached_);
+    few_channels_run(few_g_, dy, few_w_.data(), nullptr, dx);
+    return;
+  }
   d_dy_.bind(dy);
-  d_w_.bind(w);
   d_dx_.bind(dx);
   if (d_dy_.convert) d_dy_.convert->run();
-  if (d_w_.convert) d_w_.convert->run();
+  convert_weights(d_w_, w, d_w_cached_);
   d_step_->run();
   if (d_dx_.convert) d_dx_.convert->run();
   cpu_stream().wait();
@@ -408,6 +562,26 @@ void OnednnConv::backward_weights(const float* x, const float* dy, float* dw, fl
 
 std::unique_ptr<ConvOp> make_conv_onednn(const ConvGeom& g) {
   return std::make_unique<OnednnConv>(g);
+}
+
+int onednn_preferred_block() {
+  // What oneDNN picks for a typical inner layer's activations on this CPU: nChw16c with AVX-512,
+  // nChw8c with AVX2. Asked once, from a primitive descriptor (no primitive is created).
+  static const int block = [] {
+    try {
+      using namespace dnnl;
+      const memory::dims x{1, 64, 8, 8}, w{64, 64, 4, 4}, y{1, 64, 4, 4};
+      convolution_forward::primitive_desc pd(
+          {prop_kind::forward_training, algorithm::convolution_direct, f32_desc(x, tag::any),
+           f32_desc(w, tag::any), memory::desc(), f32_desc(y, tag::any), {2, 2}, {1, 1}, {1, 1}},
+          cpu_engine());
+      for (auto [t, b] : {std::pair{tag::nChw16c, 16}, std::pair{tag::nChw8c, 8}})
+        if (pd.dst_desc() == f32_desc(y, t)) return b;
+    } catch (const dnnl::error&) {
+    }
+    return 0;
+  }();
+  return block;
 }
 
 std::string onednn_conv_info(const ConvOp& op) {

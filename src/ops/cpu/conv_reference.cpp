@@ -16,7 +16,10 @@
 // (output_padding only adds rows / columns at the bottom / right of the big map).
 // Positions outside the map are padding (zeros) and are skipped.
 
+#include <vector>
+
 #include "ops/cpu/conv_cpu.hpp"
+#include "ops/cpu/layout_cpu.hpp"
 
 namespace dcgan::ops::cpu {
 
@@ -170,19 +173,49 @@ template void conv_ref_backward_weights<double>(const ConvGeom&, const double*, 
 
 namespace {
 
+// The loops above on NCHW; blocked x / y (geom().x_block, y_block) go through NCHW copies.
 class ReferenceConv final : public ConvOp {
  public:
-  explicit ReferenceConv(const ConvGeom& g) : ConvOp(g) {}
+  explicit ReferenceConv(const ConvGeom& g) : ConvOp(g) {
+    if (geom_.y_block == ConvGeom::kChooseBlock) geom_.y_block = 0;
+    if (geom_.x_block) x_plain_.resize(size_t(g.N * g.C_in * g.H * g.W));
+    if (geom_.y_block) y_plain_.resize(size_t(g.N * g.C_out * g.Ho() * g.Wo()));
+  }
   void forward(const float* x, const float* w, const float* b, float* y) override {
-    conv_ref_forward(geom_, x, w, b, y);
+    conv_ref_forward(geom_, in_x(x), w, b, out_y(y));
+    from_plain_y(y);
   }
   void backward_data(const float* dy, const float* w, float* dx) override {
-    conv_ref_backward_data(geom_, dy, w, dx);
+    conv_ref_backward_data(geom_, in_y(dy), w, out_x(dx));
+    from_plain_x(dx);
   }
   void backward_weights(const float* x, const float* dy, float* dw, float* db,
                         bool accumulate) override {
-    conv_ref_backward_weights(geom_, x, dy, dw, db, accumulate);
+    conv_ref_backward_weights(geom_, in_x(x), in_y(dy), dw, db, accumulate);
   }
+
+ private:
+  int64_t x_hw() const { return geom_.H * geom_.W; }
+  int64_t y_hw() const { return geom_.Ho() * geom_.Wo(); }
+  const float* in_x(const float* x) {
+    if (!geom_.x_block) return x;
+    reorder_ref(geom_.N, geom_.C_in, x_hw(), geom_.x_block, 0, x, x_plain_.data());
+    return x_plain_.data();
+  }
+  const float* in_y(const float* y) {
+    if (!geom_.y_block) return y;
+    reorder_ref(geom_.N, geom_.C_out, y_hw(), geom_.y_block, 0, y, y_plain_.data());
+    return y_plain_.data();
+  }
+  float* out_x(float* x) { return geom_.x_block ? x_plain_.data() : x; }
+  float* out_y(float* y) { return geom_.y_block ? y_plain_.data() : y; }
+  void from_plain_x(float* x) {
+    if (geom_.x_block) reorder_ref(geom_.N, geom_.C_in, x_hw(), 0, geom_.x_block, x_plain_.data(), x);
+  }
+  void from_plain_y(float* y) {
+    if (geom_.y_block) reorder_ref(geom_.N, geom_.C_out, y_hw(), 0, geom_.y_block, y_plain_.data(), y);
+  }
+  std::vector<float> x_plain_, y_plain_;  // NCHW copies for blocked layouts
 };
 
 }  // namespace
