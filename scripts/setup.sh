@@ -15,9 +15,11 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-torch python3-numpy python3-scipy
   dataset-fashion-mnist
-  nodejs npm
   clang libclang-rt-14-dev
 )
+# npm: Debian's nodejs/npm only when no npm is on the PATH (a machine may have Node.js from
+# elsewhere, which Debian's npm package conflicts with).
+if ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
 
 missing=()
 for p in "${packages[@]}"; do
