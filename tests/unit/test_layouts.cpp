@@ -361,8 +361,8 @@ TEST(ConvLayout, BlockedFastMatchesPlainReference) {
         const std::string info = cpu::onednn_conv_info(*op);
         EXPECT_EQ(info.find("ref"), std::string::npos) << info;
         // The few-channel kernel takes every pass it exists for.
-        const bool few_fwd = g.transposed && yb == 0 && cpu::few_channels_available(g.C_out, g.C_in, gb.x_block);
-        const bool few_bwd = !g.transposed && gb.x_block == 0 && cpu::few_channels_available(g.C_in, g.C_out, yb);
+        const bool few_fwd = g.transposed && yb == 0 && cpu::few_channels_available(g.C_out, g.C_in, gb.x_block, g.kernel, g.stride);
+        const bool few_bwd = !g.transposed && gb.x_block == 0 && cpu::few_channels_available(g.C_in, g.C_out, yb, g.kernel, g.stride);
         EXPECT_EQ(info.starts_with("forward few_channels"), few_fwd) << info;
         EXPECT_EQ(info.find("backward_data few_channels") != std::string::npos, few_bwd) << info;
       }
