@@ -30,13 +30,15 @@ int onednn_preferred_block();
 // data gradient for Conv2d(<= 4, C). Small map src (N, Cs, Hs, Ws) nChw{block}c, big map
 // dst (N, Cb, Hb, Wb) NCHW (assigned), w (Cs, Cb, k, k), bias (Cb) or null.
 constexpr int64_t kFewChannelsMax = 4, kFewChannelsMaxSmall = 16;
+constexpr int64_t kMaxKernel = 16, kMaxStride = 8;
 struct FewChannelGeom {
   int64_t N = 0, Cs = 0, Hs = 0, Ws = 0, Cb = 0, Hb = 0, Wb = 0, k = 0, s = 0, p = 0;
   int block = 0;
 };
-// Whether the kernel is used for Cb image channels, Cs small-map channels and this block (AVX2
-// builds, Cb <= 4, Cs <= 16 where it beats oneDNN, b 8 or 16).
-bool few_channels_available(int64_t Cb, int64_t Cs, int block);
+// Whether the kernel is used for Cb image channels, Cs small-map channels, this block, kernel k
+// and stride s (AVX2 builds, Cb <= 4, Cs <= 16 where it beats oneDNN, b 8 or 16, k <= 16,
+// s <= 8).
+bool few_channels_available(int64_t Cb, int64_t Cs, int block, int64_t k, int64_t s);
 // packed (k, k, Cb, Cs) from w (Cs, Cb, k, k).
 void few_channels_pack(const FewChannelGeom& g, const float* w, float* packed);
 void few_channels_run(const FewChannelGeom& g, const float* src, const float* packed,

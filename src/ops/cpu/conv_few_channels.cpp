@@ -36,10 +36,10 @@
 
 namespace dcgan::ops::cpu {
 
-bool few_channels_available(int64_t Cb, int64_t Cs, int block) {
+bool few_channels_available(int64_t Cb, int64_t Cs, int block, int64_t k, int64_t s) {
 #if defined(__AVX2__) && defined(__FMA__)
   return Cb >= 1 && Cb <= kFewChannelsMax && Cs <= kFewChannelsMaxSmall &&
-         (block == 8 || block == 16);
+         (block == 8 || block == 16) && k >= 1 && k <= kMaxKernel && s >= 1 && s <= kMaxStride;
 #else
   return false;
 #endif
@@ -77,12 +77,12 @@ void run(const FewChannelGeom& g, const float* src, const float* packed, const f
   // ow = q + s m. The rows an output row reads are copied, zero-padded by pad_l / pad_r pixels,
   // so that every tap of every group of 8 outputs reads inside its row copy.
   struct ColTaps {
-    int64_t n = 0, kw[16], dw[16], M = 0;
+    int64_t n = 0, kw[kMaxKernel], dw[kMaxKernel], M = 0;
   };
-  std::vector<ColTaps> cols(static_cast<size_t>(s));
+  ColTaps cols[kMaxStride];  // (no allocation per call)
   int64_t pad_l = 0, pad_r = 0;
   for (int64_t q = 0; q < s; ++q) {
-    ColTaps& c = cols[size_t(q)];
+    ColTaps& c = cols[q];
     c.M = q < Wb ? (Wb - q + s - 1) / s : 0;
     for (int64_t kw = 0; kw < k; ++kw) {
       const int64_t num = q + p - kw, r = ((num % s) + s) % s;
@@ -96,14 +96,14 @@ void run(const FewChannelGeom& g, const float* src, const float* packed, const f
   const int64_t max_taps = (k + s - 1) / s;
 #pragma omp parallel if (N * Hb * Wb * Cs >= (1 << 16))
   {
-    // This thread's row copies: (max_taps, CB, Wp, B).
+    // This thread's row copies: (max_taps, CB, Wp, B), grown once.
     static thread_local std::vector<float> rows;
     if (rows.size() < size_t(max_taps * CB * Wp * B)) rows.resize(size_t(max_taps * CB * Wp * B));
 #pragma omp for collapse(2) schedule(static)
     for (int64_t n = 0; n < N; ++n)
       for (int64_t oh = 0; oh < Hb; ++oh) {
         // Row taps: kh with (oh + p - kh) divisible by s and ih inside the map; copy the rows.
-        int64_t khs[16], nkh = 0;
+        int64_t khs[kMaxKernel], nkh = 0;
         for (int64_t kh = 0; kh < k; ++kh) {
           const int64_t num = oh + p - kh;
           if (num < 0 || num % s || num / s >= Hs) continue;
@@ -118,7 +118,7 @@ void run(const FewChannelGeom& g, const float* src, const float* packed, const f
           khs[nkh++] = kh;
         }
         for (int64_t q = 0; q < s; ++q) {
-          const ColTaps& c = cols[size_t(q)];
+          const ColTaps& c = cols[q];
           for (int64_t co = 0; co < Cb; ++co) {
             float* out = dst + ((n * Cb + co) * Hb + oh) * Wb + q;
             const float b0 = bias ? bias[co] : 0.f;
@@ -157,6 +157,9 @@ void run(const FewChannelGeom& g, const float* src, const float* packed, const f
 
 void few_channels_run(const FewChannelGeom& g, const float* src, const float* packed,
                       const float* bias, float* dst) {
+  DCGAN_CHECK(few_channels_available(g.Cb, g.Cs, g.block, g.k, g.s),
+              "[conv] the few-channel kernel does not take Cb={}, Cs={}, block {}, k={}, s={}",
+              g.Cb, g.Cs, g.block, g.k, g.s);
 #if defined(__AVX2__) && defined(__FMA__)
   if (g.block == 16) return run<16>(g, src, packed, bias, dst);
   if (g.block == 8) return run<8>(g, src, packed, bias, dst);

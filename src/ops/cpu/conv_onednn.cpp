@@ -294,9 +294,9 @@ OnednnConv::OnednnConv(const ConvGeom& g) : ConvOp(g) {
     exchange_ = {x_md_, f32_desc(w_dims, tag::any), y_md_};
     // The few-channel kernel's passes (see few_fwd_).
     few_fwd_ = g.transposed && geom_.y_block == 0 &&
-               few_channels_available(g.C_out, g.C_in, g.x_block);
-    few_bwd_data_ =
-        !g.transposed && g.x_block == 0 && few_channels_available(g.C_in, g.C_out, geom_.y_block);
+               few_channels_available(g.C_out, g.C_in, g.x_block, g.kernel, g.stride);
+    few_bwd_data_ = !g.transposed && g.x_block == 0 &&
+                    few_channels_available(g.C_in, g.C_out, geom_.y_block, g.kernel, g.stride);
     if (few_fwd_ || few_bwd_data_) {
       // The small map is the transposed conv's x, or the conv's y (its data gradient's input).
       few_g_ = few_fwd_ ? FewChannelGeom{g.N, g.C_in, g.H, g.W, g.C_out, g.Ho(), g.Wo(),
