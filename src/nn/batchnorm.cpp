@@ -37,6 +37,7 @@ Shape BatchNorm2d::prepare_layout(const Shape& in, ops::Impl impl, int in_block,
   DCGAN_CHECK(in_block >= 0 && (in_block == 0 || C_ % in_block == 0),
               "[BatchNorm2d {}] channel block {} does not divide {} channels", name_, in_block, C_);
   in_shape_ = in;
+  have_batch_stats_ = false;
   impl_ = impl;
   block_ = out_block = in_block;
   act_ = ops::BnAct{};
@@ -55,7 +56,6 @@ bool BatchNorm2d::fuse_next(const Layer& next) {
 
 void BatchNorm2d::forward(const Tensor& x, Tensor& y, Mode mode) {
   const ops::BatchNormGeom g{in_shape_[0], C_, in_shape_[2] * in_shape_[3], block_};
-  last_mode_ = mode;
   if (mode == Mode::train) {
     DCGAN_CHECK(g.N * g.HW > 1,
                 "[BatchNorm2d {}] training needs more than one value per channel (input {})", name_,
@@ -66,6 +66,7 @@ void BatchNorm2d::forward(const Tensor& x, Tensor& y, Mode mode) {
                                        last_stats_.var.data(), act_, impl_);
     last_stats_.M = g.N * g.HW;
     apply_running_update(last_stats_);
+    have_batch_stats_ = true;
   } else {
     ops::batchnorm_forward_eval(g, x.data(), params_[0].value.data(), params_[1].value.data(), eps_,
                                 buffers_[0].value.data(), buffers_[1].value.data(), y.data(), act_,
@@ -76,8 +77,9 @@ void BatchNorm2d::forward(const Tensor& x, Tensor& y, Mode mode) {
 // y is the forward's output: z = act(BatchNorm(x)) when an activation is fused.
 void BatchNorm2d::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx,
                            bool param_grads) {
-  DCGAN_CHECK(last_mode_ == Mode::train,
-              "[BatchNorm2d {}] backward after an eval-mode forward is not supported", name_);
+  DCGAN_CHECK(have_batch_stats_,
+              "[BatchNorm2d {}] backward needs a train-mode forward first (eval mode saves no batch "
+              "statistics)", name_);
   const ops::BatchNormGeom g{in_shape_[0], C_, in_shape_[2] * in_shape_[3], block_};
   if (!param_grads && !dx) return;
   // The op always produces dgamma/dbeta; without param_grads they go to scratch.

@@ -1,5 +1,7 @@
 #include "dcgan/nn/sequential.hpp"
 
+#include <algorithm>
+
 #include "dcgan/error.hpp"
 #include "dcgan/ops/layout.hpp"
 
@@ -35,21 +37,78 @@ void Sequential::set_impl(ops::Impl impl) {
 void Sequential::prepare(const Shape& in) {
   const size_t L = layers_.size();
   const bool fast = impl_ == ops::Impl::fast;
+  // Drop the buffers of the previous shape first (their memory is released before the new
+  // shape's is allocated).
   acts_.assign(L + 1, Tensor());
+  eval_acts_.assign(L + 1, Tensor());
   dacts_.assign(L + 1, Tensor());
+  eval_buf_[0] = eval_buf_[1] = grad_buf_[0] = grad_buf_[1] = Tensor();
+  train_ready_ = eval_ready_ = grads_ready_ = kept_ = false;
+  shapes_.assign(L + 1, Shape());
   blocks_.assign(L + 1, 0);
   fused_.assign(L + 1, 0);
-  Shape s = in;
-  dacts_[0] = Tensor(in);
+  shapes_[0] = in;
   for (size_t i = 0; i < L; ++i) {
-    s = layers_[i]->prepare_layout(s, impl_, blocks_[i], /*may_block=*/fast, blocks_[i + 1]);
+    shapes_[i + 1] = layers_[i]->prepare_layout(shapes_[i], impl_, blocks_[i], /*may_block=*/fast,
+                                                blocks_[i + 1]);
     if (fast && i > 0 && !fused_[i - 1] && layers_[i - 1]->fuse_next(*layers_[i])) fused_[i] = 1;
-    acts_[i + 1] = fused_[i] ? acts_[i] : Tensor(s);  // a fused layer's output is its producer's
-    dacts_[i + 1] = Tensor(s);
   }
+  const Shape& s = shapes_[L];
   out_plain_ = blocks_[L] ? Tensor(s) : Tensor();
-  dout_blocked_ = blocks_[L] ? Tensor(s) : Tensor();
+  dout_blocked_ = Tensor();
   prepared_for_ = in;
+}
+
+namespace {
+// The largest element count of shapes[from, to): the size of each buffer of an alternating pair
+// (a layer's output, or input gradient, goes to the buffer its input does not use).
+int64_t largest(const std::vector<Shape>& shapes, size_t from, size_t to) {
+  int64_t m = 0;
+  for (size_t i = from; i < to; ++i) m = std::max(m, numel_of(shapes[i]));
+  return m;
+}
+}  // namespace
+
+void Sequential::ensure_train_acts() {
+  if (train_ready_) return;
+  const size_t L = layers_.size();
+  for (size_t i = 0; i < L; ++i)  // a fused layer's output is its producer's
+    acts_[i + 1] = fused_[i] ? acts_[i] : Tensor(shapes_[i + 1]);
+  train_ready_ = true;
+}
+
+void Sequential::ensure_eval_acts() {
+  if (eval_ready_) return;
+  const size_t L = layers_.size();
+  const int64_t m = largest(shapes_, 1, L + 1);
+  eval_buf_[0] = Tensor({m});
+  eval_buf_[1] = Tensor({m});
+  int cur = 1;  // the input is the caller's; the first output goes to buffer 0
+  for (size_t i = 0; i < L; ++i) {
+    if (fused_[i]) {
+      eval_acts_[i + 1] = eval_acts_[i];
+      continue;
+    }
+    cur ^= 1;
+    eval_acts_[i + 1] = Tensor::view(eval_buf_[cur].data(), shapes_[i + 1]);
+  }
+  eval_ready_ = true;
+}
+
+void Sequential::ensure_grads() {
+  if (grads_ready_) return;
+  const size_t L = layers_.size();
+  const int64_t m = largest(shapes_, 0, L);
+  grad_buf_[0] = Tensor({m});
+  grad_buf_[1] = Tensor({m});
+  int cur = 1;  // the output gradient is the caller's (or dout_blocked_)
+  for (size_t i = L; i-- > 0;) {
+    if (fused_[i]) continue;
+    cur ^= 1;
+    dacts_[i] = Tensor::view(grad_buf_[cur].data(), shapes_[i]);
+  }
+  if (blocks_[L]) dout_blocked_ = Tensor(shapes_[L]);
+  grads_ready_ = true;
 }
 
 void Sequential::sync_params() {
@@ -62,22 +121,33 @@ const Tensor& Sequential::forward(const Tensor& x, Mode mode) {
   DCGAN_CHECK(finalized_, "[Sequential] forward() before finalize()");
   if (x.shape() != prepared_for_) prepare(x.shape());
   sync_params();
-  acts_[0] = x;  // shallow: shares x's storage
+  const bool keep = mode == Mode::train;
+  if (keep)
+    ensure_train_acts();
+  else
+    ensure_eval_acts();
+  std::vector<Tensor>& acts = keep ? acts_ : eval_acts_;
+  acts[0] = x;  // shallow: shares x's storage
+  if (keep) kept_ = false;  // until this pass completes
   const size_t L = layers_.size();
   for (size_t i = 0; i < L; ++i)
-    if (!fused_[i]) layers_[i]->forward(acts_[i], acts_[i + 1], mode);
-  if (!blocks_[L]) return acts_.back();
+    if (!fused_[i]) layers_[i]->forward(acts[i], acts[i + 1], mode);
+  if (keep) kept_ = true;  // an eval pass leaves the last train pass's activations as they were
+  if (!blocks_[L]) return acts.back();
   const Shape& s = out_plain_.shape();
-  ops::reorder_activation(s[0], s[1], s[2] * s[3], blocks_[L], 0, acts_.back().data(),
+  ops::reorder_activation(s[0], s[1], s[2] * s[3], blocks_[L], 0, acts.back().data(),
                           out_plain_.data(), impl_);
   return out_plain_;
 }
 
 const Tensor& Sequential::backward(const Tensor& dy, bool want_dx, bool param_grads) {
   DCGAN_CHECK(!prepared_for_.empty(), "[Sequential] backward() before forward()");
+  DCGAN_CHECK(kept_, "[Sequential] backward() needs a Mode::train forward of this batch shape "
+                     "first (an eval-mode forward keeps no activations)");
   DCGAN_CHECK(dy.shape() == acts_.back().shape(), "[Sequential] backward: gradient {} but output {}",
               shape_str(dy.shape()), shape_str(acts_.back().shape()));
   sync_params();
+  ensure_grads();
   const size_t L = layers_.size();
   const Tensor* g = &dy;
   if (blocks_[L]) {

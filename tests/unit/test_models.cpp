@@ -157,5 +157,46 @@ TEST(Models, GradientContract) {
   EXPECT_GT(norm, 0.0);
 }
 
+// Memory contract (sequential.hpp): an eval forward is inference (two alternating buffers): it
+// must not disturb the activations a train forward kept for backward, and alone it allows no
+// backward; the alternating gradient buffers give the same gradients on the fast and the
+// reference path.
+TEST(Models, EvalForwardKeepsTrainActivationsAndRefusesBackward) {
+  ModelConfig c = ModelConfig::defaults("seed");
+  c.img_size = 32;
+  for (ops::Impl impl : {ops::Impl::fast, ops::Impl::reference}) {
+    auto G = build_generator(c, impl);
+    Rng rng(5);
+    init_dcgan_weights(*G, rng);
+    Tensor z({8, c.latent_dim}), z2({8, c.latent_dim});
+    for (int64_t i = 0; i < z.numel(); ++i) z[i] = rng.normal(), z2[i] = rng.normal();
+    Tensor gy({8, 1, 32, 32});
+    for (int64_t i = 0; i < gy.numel(); ++i) gy[i] = rng.normal();
+    // Gradients straight after the train forward ...
+    G->forward(z, Mode::train);
+    G->zero_grad();
+    G->backward(gy, false);
+    Tensor g1 = G->param_grads().clone();
+    // ... equal those with an eval forward of other latents in between.
+    G->forward(z, Mode::train);
+    Tensor y_eval = G->forward(z2, Mode::eval).clone();
+    G->zero_grad();
+    G->backward(gy, false);
+    EXPECT_EQ(max_abs_diff(G->param_grads(), g1), 0.0);
+    // Eval outputs are the same from a fresh network (they do not depend on the buffers' history).
+    auto G2 = build_generator(c, impl);
+    G2->param_values().copy_from(G->param_values());
+    for (size_t i = 0; i < G->state().size(); ++i) {
+      auto a = G->state()[i], b = G2->state()[i];
+      if (a.tensor) b.tensor->copy_from(*a.tensor);
+      if (a.i64) *b.i64 = *a.i64;
+    }
+    EXPECT_EQ(max_abs_diff(G2->forward(z2, Mode::eval), y_eval), 0.0);
+    // No backward after eval forwards only.
+    G2->forward(z2, Mode::eval);
+    EXPECT_THROW(G2->backward(gy, false), Error);
+  }
+}
+
 }  // namespace
 }  // namespace dcgan

@@ -106,7 +106,7 @@ class BatchNorm2d : public Layer {
   int64_t num_batches_tracked_ = 0;
   Tensor save_mean_, save_invstd_;  // (C) from the last train-mode forward
   BatchStats last_stats_;           // (C) from the last train-mode forward
-  Mode last_mode_ = Mode::train;
+  bool have_batch_stats_ = false;  // a train forward saved the statistics backward uses (eval forwards keep them)
   Shape in_shape_;
   int block_ = 0;                   // layout of x and y
   ops::BnAct act_;                  // fused activation (fuse_next)

@@ -2,6 +2,15 @@
 // buffer (values and gradients share the layout: the optimizer is one loop, a checkpoint one write)
 // and activation buffers sized once per batch shape (nothing allocated inside a training step).
 //
+// Memory: what a pass needs is allocated on its first use for a batch shape, and no more.
+//   - Mode::train forward keeps every layer's output (backward reads them): one buffer per layer.
+//   - Mode::eval forward is inference: the layers' outputs alternate between two buffers of the
+//     largest output's size, so generating a batch costs two activations, not one per layer.
+//     It leaves the last train forward's activations alone; backward() with no train forward
+//     of the current batch shape is refused.
+//   - backward's gradients alternate between two buffers too (a layer's output gradient is dead
+//     once its input gradient is written), allocated on the first backward.
+//
 // On the fast path (Impl::fast) the layers agree on memory layouts when they are prepared
 // (Layer::prepare_layout): convolutions, BatchNorm and activations exchange oneDNN's blocked
 // nChw{b}c tensors, so no reorder runs between them, and each BatchNorm absorbs the ReLU /
@@ -34,10 +43,13 @@ class Sequential {
   void finalize();
 
   // x: (N, ...). Returns this network's output buffer (valid until the next forward).
-  // x must stay alive and unchanged until backward().
+  // Mode::train: x must stay alive and unchanged until backward(). Mode::eval: inference, no
+  // backward afterwards (see the memory note above).
   const Tensor& forward(const Tensor& x, Mode mode);
-  // dy: gradient w.r.t. the last forward's output. Returns the gradient w.r.t. the input when
-  // want_dx (else an empty tensor). Parameter gradients accumulate when param_grads.
+  // dy: gradient w.r.t. the last train-mode forward's output (eval forwards in between do not
+  // count). Returns the gradient w.r.t. the
+  // input when want_dx (else an empty tensor), valid until the next backward. Parameter
+  // gradients accumulate when param_grads.
   const Tensor& backward(const Tensor& dy, bool want_dx, bool param_grads = true);
 
   void zero_grad() { grads_.zero(); }
@@ -72,13 +84,23 @@ class Sequential {
  private:
   void prepare(const Shape& in);
   void sync_params();  // tells the layers about parameter changes since the last call
+  // Allocate, on first use after prepare(): the train-mode activations, the eval-mode pair, the
+  // gradient pair (see the memory note above).
+  void ensure_train_acts();
+  void ensure_eval_acts();
+  void ensure_grads();
   ops::Impl impl_;
   uint64_t params_version_ = 1, synced_version_ = 0;
   std::vector<std::unique_ptr<Layer>> layers_;
   Tensor values_, grads_;
   Shape prepared_for_;
-  std::vector<Tensor> acts_;   // acts_[0] = input, acts_[i + 1] = output of layer i
-  std::vector<Tensor> dacts_;  // gradients, same shapes
+  std::vector<Shape> shapes_;  // shapes_[0] = input, shapes_[i + 1] = output of layer i
+  std::vector<Tensor> acts_;   // train mode: acts_[0] = input, acts_[i + 1] = output of layer i
+  std::vector<Tensor> eval_acts_;  // eval mode: the same, views into eval_buf_
+  std::vector<Tensor> dacts_;  // gradients, same shapes, views into grad_buf_
+  Tensor eval_buf_[2], grad_buf_[2];  // the alternating pairs
+  bool train_ready_ = false, eval_ready_ = false, grads_ready_ = false;
+  bool kept_ = false;  // a train forward of the prepared shape completed: backward may run
   std::vector<int> blocks_;    // blocks_[i]: layout of acts_[i] and dacts_[i] (layout.hpp)
   std::vector<char> fused_;    // fused_[i]: layer i is absorbed by layer i - 1 and skipped
   Tensor out_plain_, dout_blocked_;  // NCHW output / blocked output gradient, if the last

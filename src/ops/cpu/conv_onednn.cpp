@@ -10,8 +10,10 @@
 //
 // Everything is created once per geometry in the constructor: the primitives (format `any`, so
 // oneDNN picks blocked layouts such as nChw16c; on plain layouts its deconvolution may fall back
-// to a reference kernel 100-1000x slower), the internal blocked buffers, the reorders between
-// them and the caller's plain buffers, and one scratchpad shared by all of them. A call binds
+// to a reference kernel 100-1000x slower) and the reorders between their layouts and the
+// caller's plain buffers. Memory is taken when first needed: a pass's internal buffers on its
+// first call (inference never allocates the backward passes'), and the scratchpad from one
+// per-thread buffer shared by all primitives (shared_scratchpad). A call binds
 // the caller's pointers, reorders the inputs in, runs the primitive and reorders the outputs out.
 // When the caller's x and y are both blocked (an inner layer of a network whose layers exchange
 // blocked tensors), each pass is first created on exactly those layouts, so that nothing is
@@ -55,20 +57,47 @@ dnnl::stream& cpu_stream() {
 
 memory::desc f32_desc(const memory::dims& d, tag t) { return {d, memory::data_type::f32, t}; }
 
-// Primitives get their scratchpad from us (one buffer per ConvOp) instead of allocating it.
+// Primitives get their scratchpad from us (shared_scratchpad) instead of allocating their own.
 dnnl::primitive_attr user_scratchpad_attr() {
   dnnl::primitive_attr a;
   a.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   return a;
 }
 
-// One primitive with its bound arguments. The scratchpad argument is added once the shared
-// scratchpad buffer exists (OnednnConv::attach_scratchpad).
+// The scratchpad every primitive of this thread uses: one buffer, grown to the largest need seen
+// (primitives run one at a time per thread and wait for completion, so they can share it; a
+// network of ten convolutions keeps one scratchpad, not ten).
+void* shared_scratchpad(size_t bytes) {
+  struct Buffer {
+    std::unique_ptr<void, decltype(&std::free)> p{nullptr, &std::free};
+    size_t size = 0;
+  };
+  thread_local Buffer buf;
+  if (bytes > buf.size) {
+    const size_t rounded = (bytes + 4095) / 4096 * 4096;  // 64-byte aligned like oneDNN's own
+    buf.p.reset();
+    buf.p.reset(std::aligned_alloc(64, rounded));
+    if (!buf.p) throw std::bad_alloc();
+    buf.size = rounded;
+  }
+  return buf.p.get();
+}
+
+// One primitive with its bound arguments; a scratchpad argument, when it needs one, points
+// into the shared scratchpad at every run.
 struct Step {
   dnnl::primitive prim;
   Args args;
   memory::desc scratch_md;
-  void run() { prim.execute(cpu_stream(), args); }
+  void run() {
+    if (const size_t bytes = scratch_md.get_size()) {
+      auto it = args.find(DNNL_ARG_SCRATCHPAD);
+      if (it == args.end())
+        it = args.emplace(DNNL_ARG_SCRATCHPAD, memory(scratch_md, cpu_engine(), DNNL_MEMORY_NONE)).first;
+      it->second.set_data_handle(shared_scratchpad(bytes));
+    }
+    prim.execute(cpu_stream(), args);
+  }
 };
 
 Step reorder_step(const memory& from, const memory& to, bool add_into_dst = false) {
@@ -86,33 +115,46 @@ Step reorder_step(const memory& from, const memory& to, bool add_into_dst = fals
 // (bound per call); `prim` is what the primitive reads or writes: `user` itself when the
 // primitive chose the plain layout, otherwise an internal buffer in the chosen layout with
 // `convert` between the two (user -> prim for inputs, prim -> user for outputs).
+// The internal buffer is allocated on the pass's first call (ensure), so an op used only for
+// inference never holds its backward passes' buffers.
+struct LazyBuffer {
+  std::unique_ptr<void, decltype(&std::free)> p{nullptr, &std::free};
+  // Gives `m` (created with DNNL_MEMORY_NONE) its own buffer, once.
+  void ensure(memory& m) {
+    if (p) return;
+    const size_t bytes = (m.get_desc().get_size() + 63) / 64 * 64;
+    p.reset(std::aligned_alloc(64, std::max<size_t>(bytes, 64)));
+    if (!p) throw std::bad_alloc();
+    m.set_data_handle(p.get());
+  }
+};
+
 struct Port {
   memory user;
   memory prim;
   std::optional<Step> convert;
+  LazyBuffer storage;  // prim's buffer when it is not user
   void bind(const void* p) { user.set_data_handle(const_cast<void*>(p)); }
+  void ensure() {
+    if (convert) storage.ensure(prim);
+  }
 };
 
-Port input_port(const memory::desc& user_md, const memory::desc& chosen) {
-  Port p{memory(user_md, cpu_engine(), DNNL_MEMORY_NONE), {}, {}};
+Port make_port(const memory::desc& user_md, const memory::desc& chosen, bool input) {
+  Port p{memory(user_md, cpu_engine(), DNNL_MEMORY_NONE), {}, {}, {}};
   if (chosen == user_md) {
     p.prim = p.user;
   } else {
-    p.prim = memory(chosen, cpu_engine());
-    p.convert = reorder_step(p.user, p.prim);
+    p.prim = memory(chosen, cpu_engine(), DNNL_MEMORY_NONE);
+    p.convert = input ? reorder_step(p.user, p.prim) : reorder_step(p.prim, p.user);
   }
   return p;
 }
-
+Port input_port(const memory::desc& user_md, const memory::desc& chosen) {
+  return make_port(user_md, chosen, true);
+}
 Port output_port(const memory::desc& user_md, const memory::desc& chosen) {
-  Port p{memory(user_md, cpu_engine(), DNNL_MEMORY_NONE), {}, {}};
-  if (chosen == user_md) {
-    p.prim = p.user;
-  } else {
-    p.prim = memory(chosen, cpu_engine());
-    p.convert = reorder_step(p.prim, p.user);
-  }
-  return p;
+  return make_port(user_md, chosen, false);
 }
 
 // Layouts a pass's primitive descriptor is created with.
@@ -214,7 +256,6 @@ class OnednnConv final : public ConvOp {
   void build_passes(const typename Fwd::primitive_desc& fwd,
                     const typename BwdData::primitive_desc& bwd_data,
                     const typename BwdWeights::primitive_desc& bwd_w);
-  void attach_scratchpad();
 
   // oneDNN's choice of y's layout for a forward pass reading x_md_ (ConvGeom::kChooseBlock).
   int choose_y_block() const;
@@ -254,6 +295,7 @@ class OnednnConv final : public ConvOp {
   Port g_x_, g_dy_;
   memory g_dw_user_, g_dw_;  // caller's dw (w_md_), internal dw (chosen layout)
   memory g_db_;              // (C_out) internal
+  LazyBuffer g_dw_storage_, g_db_storage_;
   std::optional<Step> g_step_, g_dw_assign_, g_dw_add_;
 
   // Passes run by the few-channel kernel (conv_few_channels.cpp) instead of oneDNN: a
@@ -271,8 +313,6 @@ class OnednnConv final : public ConvOp {
   // Converts w through `port` unless its converted copy (of `cached`) is still valid.
   void convert_weights(Port& port, const float* w, const float*& cached);
 
-  // Shared by every step; sized to the largest need, 64-byte aligned like oneDNN's own buffers.
-  std::unique_ptr<void, decltype(&std::free)> scratchpad_{nullptr, &std::free};
   std::string info_;                 // the kernels oneDNN picked, for tests and benchmarks
 };
 
@@ -309,7 +349,6 @@ OnednnConv::OnednnConv(const ConvGeom& g) : ConvOp(g) {
       build_deconv();
     else
       build_conv();
-    attach_scratchpad();
   } catch (const dnnl::error& e) {
     throw Error(fmt::format("[{}] oneDNN could not prepare N={} C_in={} H={} W={} C_out={} k={} "
                             "s={} p={} op={}: {}",
@@ -468,32 +507,16 @@ void OnednnConv::build_passes(const typename Fwd::primitive_desc& fwd,
   g_x_ = input_port(x_md_, bwd_w.src_desc());
   g_dy_ = input_port(y_md_, bwd_w.diff_dst_desc());
   g_dw_user_ = memory(w_md_, eng, DNNL_MEMORY_NONE);
-  g_dw_ = memory(bwd_w.diff_weights_desc(), eng);
+  g_dw_ = memory(bwd_w.diff_weights_desc(), eng, DNNL_MEMORY_NONE);
   Args ga{{DNNL_ARG_SRC, g_x_.prim}, {DNNL_ARG_DIFF_DST, g_dy_.prim},
           {DNNL_ARG_DIFF_WEIGHTS, g_dw_}};
   if (geom_.has_bias) {
-    g_db_ = memory(bwd_w.diff_bias_desc(), eng);
+    g_db_ = memory(bwd_w.diff_bias_desc(), eng, DNNL_MEMORY_NONE);
     ga[DNNL_ARG_DIFF_BIAS] = g_db_;
   }
   g_step_ = Step{BwdWeights(bwd_w), ga, bwd_w.scratchpad_desc()};
   g_dw_assign_ = reorder_step(g_dw_, g_dw_user_);
   g_dw_add_ = reorder_step(g_dw_, g_dw_user_, /*add_into_dst=*/true);
-}
-
-void OnednnConv::attach_scratchpad() {
-  std::vector<Step*> steps{&*g_step_, &*g_dw_assign_, &*g_dw_add_};
-  if (f_step_) steps.push_back(&*f_step_);
-  if (d_step_) steps.push_back(&*d_step_);
-  for (Port* p : {&f_x_, &f_w_, &f_y_, &d_dy_, &d_w_, &d_dx_, &g_x_, &g_dy_})
-    if (p->convert) steps.push_back(&*p->convert);
-  size_t bytes = 0;
-  for (Step* s : steps) bytes = std::max(bytes, s->scratch_md.get_size());
-  if (bytes == 0) return;
-  scratchpad_.reset(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
-  if (!scratchpad_) throw std::bad_alloc();
-  for (Step* s : steps)
-    if (s->scratch_md.get_size() > 0)
-      s->args[DNNL_ARG_SCRATCHPAD] = memory(s->scratch_md, cpu_engine(), scratchpad_.get());
 }
 
 void OnednnConv::convert_weights(Port& port, const float* w, const float*& cached) {
@@ -515,6 +538,7 @@ void OnednnConv::forward(const float* x, const float* w, const float* b, float* 
     few_channels_run(few_g_, x, few_w_.data(), geom_.has_bias ? b : nullptr, y);
     return;
   }
+  for (Port* p : {&f_x_, &f_w_, &f_y_}) p->ensure();
   f_x_.bind(x);
   f_y_.bind(y);
   if (fwd_bias_in_primitive_) f_b_.set_data_handle(const_cast<float*>(b));
@@ -533,6 +557,7 @@ void OnednnConv::backward_data(const float* dy, const float* w, float* dx) {
     few_channels_run(few_g_, dy, few_w_.data(), nullptr, dx);
     return;
   }
+  for (Port* p : {&d_dy_, &d_w_, &d_dx_}) p->ensure();
   d_dy_.bind(dy);
   d_dx_.bind(dx);
   if (d_dy_.convert) d_dy_.convert->run();
@@ -544,6 +569,10 @@ void OnednnConv::backward_data(const float* dy, const float* w, float* dx) {
 
 void OnednnConv::backward_weights(const float* x, const float* dy, float* dw, float* db,
                                   bool accumulate) {
+  g_x_.ensure();
+  g_dy_.ensure();
+  g_dw_storage_.ensure(g_dw_);
+  if (geom_.has_bias) g_db_storage_.ensure(g_db_);
   g_x_.bind(x);
   g_dy_.bind(dy);
   g_dw_user_.set_data_handle(dw);
