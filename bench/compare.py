@@ -16,7 +16,8 @@ median over rounds of each run's median:
     and dcgan 64x64x3;
   - end to end on Fashion-MNIST (data loading included): `dcgan train` vs
     tools/reference/train_pytorch.py, seed 32x32x1 batch 64, as the MARGINAL time per step
-    (t(long) - t(short)) / (long - short) of whole-process wall times, so start-up, data loading
+    (t(long) - t(short)) / (long - short) of whole-process wall times (the fastest of the rounds
+    for each length), so start-up, data loading
     and the final checkpoint cancel out (skip with --no-e2e).
 PyTorch runs with OMP_NUM_THREADS = T, OPENBLAS_NUM_THREADS = 1 and torch.set_num_threads(T), its
 best setting on this machine (shared/notes/cpu-performance.md).

@@ -45,7 +45,7 @@ ModelFlops model_flops(const ModelConfig& cfg) {
   const double d_gstep = D.wgrad() + D.dgrad_all();
   const double d_dstep = 2 * (D.wgrad() + D.dgrad_no_first());
   m.train = g_part + d_fwd + d_gstep + d_dstep;
-  m.executed = m.train - D.wgrad();
+  m.executed = m.train - D.wgrad() - D.fwd;  // GanStep: no G-step weight gradients, 2 D forwards
   m.generate = G.fwd;
   return m;
 }

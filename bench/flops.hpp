@@ -13,7 +13,7 @@
 //   D:  forward 3x (G step on G(z); D step on real and on G(z).detach())
 //       G step: weight gradient + data gradient of every layer (down into G's output). PyTorch
 //               computes D's weight gradients here too (then zeroes them); our GanStep skips
-//               them, see executed_train_flops().
+//               them, and runs D forward twice, not three times (gan_step.hpp): ModelFlops::executed.
 //       D step: 2 x (weight gradient + data gradient of every layer but the first: nothing flows
 //               into the images)
 // Legend: N batch, C channels, H/W map size, k kernel.
@@ -50,7 +50,7 @@ NetFlops count_flops(Sequential& net, const Shape& per_image_input);
 struct ModelFlops {
   NetFlops G, D;
   double train = 0;     // per image, per training step, as the notes count it (PyTorch's work)
-  double executed = 0;  // the same without D's weight gradients in the G step (what GanStep runs)
+  double executed = 0;  // what GanStep runs: no D weight gradients in the G step, D forward twice
   double generate = 0;  // per image: G forward
 };
 
