@@ -48,7 +48,7 @@ def run(cmd, **kw):
     subprocess.run(cmd, check=True, **kw)
 
 
-def fid_of(dcgan, ckpt, n, out_json):
+def metrics_of(dcgan, ckpt, n, out_json):
     run([dcgan, "eval", "--checkpoint", ckpt, "-n", str(n), "--json", out_json, "--quiet", "--threads", "2"],
         stdout=subprocess.DEVNULL)
     with open(out_json) as f:
@@ -97,7 +97,7 @@ def main():
                 ckpt = os.path.join(d, "checkpoints", f"step_{step:07d}.safetensors")
                 if not os.path.exists(ckpt):  # PyTorch's script names its final checkpoint latest
                     ckpt = os.path.join(d, "checkpoints", "latest.safetensors")
-                m = fid_of(dcgan, ckpt, a.n, os.path.join(d, f"eval_step{step:07d}.json"))
+                m = metrics_of(dcgan, ckpt, a.n, os.path.join(d, f"eval_step{step:07d}.json"))
                 # Training wall time up to this step. PyTorch: the sum of its per-step times
                 # (checkpoint writing excluded); ours: the elapsed_s the trainer stores in each
                 # checkpoint (checkpoint and sample writing included; start-up excluded for both).

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "dcgan/io/safetensors.hpp"
+#include "support/checkpoints.hpp"
 #include "support/cli.hpp"
 #include "support/process.hpp"
 
@@ -60,19 +61,6 @@ std::vector<std::string> temp_files(const fs::path& dir, const std::set<std::str
     if (name.find(".tmp.") != std::string::npos && !ignore.count(name)) out.push_back(name);
   }
   return out;
-}
-
-void expect_same_weights(const fs::path& a, const fs::path& b) {
-  SafeTensors x = read_safetensors(a.string()), y = read_safetensors(b.string());
-  ASSERT_EQ(x.tensors.size(), y.tensors.size());
-  for (auto& [name, t] : x.tensors) {
-    ASSERT_TRUE(y.has(name)) << name;
-    EXPECT_EQ(t.dtype, y.tensors.at(name).dtype) << name;
-    EXPECT_EQ(t.shape, y.tensors.at(name).shape) << name;
-    EXPECT_TRUE(t.bytes == y.tensors.at(name).bytes) << "tensor differs from the uninterrupted run: " << name;
-  }
-  for (const char* k : {"step", "epoch", "rng_state", "loader_seed", "loader_epoch", "loader_index"})
-    EXPECT_EQ(x.meta(k), y.meta(k)) << k;
 }
 
 TEST(Kill, RandomSigkillsNeverLoseACheckpointAndResumeIsExact) {
@@ -148,7 +136,8 @@ TEST(Kill, RandomSigkillsNeverLoseACheckpointAndResumeIsExact) {
         << fin.output;
   auto ref = run_dcgan(kTrain + fmt::format("--steps {} --out {}", final_step, (d.path / "ref").string()));
   ASSERT_EQ(ref.code, 0) << ref.output;
-  expect_same_weights(latest, d.path / "ref" / "checkpoints" / "latest.safetensors");
+  testing::expect_same_checkpoint(latest, d.path / "ref" / "checkpoints" / "latest.safetensors",
+                                  {"step", "epoch", "rng_state", "loader_seed", "loader_epoch", "loader_index"});
 
   const auto left = temp_files(run);
   std::cout << "[kill] " << kills << " SIGKILLs (seed " << seed << "): " << killed_in_loading

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "dcgan/io/safetensors.hpp"
+#include "support/checkpoints.hpp"
 #include "support/cli.hpp"
 #include "support/process.hpp"
 
@@ -27,17 +28,6 @@ using testing::wait_until;
 const std::string kTrain =
     "train --data fashion-mnist --batch-size 16 --seed 5 --deterministic --threads 2 --checkpoint-every 100000 "
     "--log-every 1 --sample-every 0 ";
-
-void expect_same_weights(const fs::path& a, const fs::path& b) {
-  SafeTensors x = read_safetensors(a.string()), y = read_safetensors(b.string());
-  ASSERT_EQ(x.tensors.size(), y.tensors.size());
-  for (auto& [name, t] : x.tensors) {
-    ASSERT_TRUE(y.has(name)) << name;
-    EXPECT_TRUE(t.bytes == y.tensors.at(name).bytes) << "tensor differs from the uninterrupted run: " << name;
-  }
-  EXPECT_EQ(x.meta("step"), y.meta("step"));
-  EXPECT_EQ(x.meta("rng_state"), y.meta("rng_state"));
-}
 
 void interrupt_and_resume(int sig, const std::string& tag) {
   TempDir d(tag);
@@ -71,7 +61,8 @@ void interrupt_and_resume(int sig, const std::string& tag) {
   EXPECT_NE(res.output.find(fmt::format("at step {}", step)), std::string::npos) << res.output;
   auto ref = run_dcgan(kTrain + fmt::format("--steps {} --out {}", step + 2, (d.path / "ref").string()));
   ASSERT_EQ(ref.code, 0) << ref.output;
-  expect_same_weights(latest, d.path / "ref" / "checkpoints" / "latest.safetensors");
+  testing::expect_same_checkpoint(latest, d.path / "ref" / "checkpoints" / "latest.safetensors",
+                                  {"step", "rng_state"});
 }
 
 TEST(Signals, SigintCheckpointsExits130AndResumes) { interrupt_and_resume(SIGINT, "sigint"); }

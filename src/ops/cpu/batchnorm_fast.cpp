@@ -110,6 +110,28 @@ struct Units {
   int64_t first_channel(int64_t u) const { return B ? (u % per_sample) * B : u % per_sample; }
 };
 
+// One unit (a plane, or a block of B channels over HW positions) of the normalisation both
+// forward passes end with: y = act((x - m[c]) * a[c] + b[c]) for the unit's channels from c0.
+template <int B, int A>
+inline void apply_unit(const float* xp, float* yp, int64_t HW, int64_t c0, const float* cm,
+                       const float* ca, const float* cb, float slope) {
+  if constexpr (B == 0) {
+    const float m = cm[c0], a = ca[c0], b = cb[c0];
+#pragma omp simd
+    for (int64_t i = 0; i < HW; ++i) yp[i] = act_fwd<A>(std::fma(xp[i] - m, a, b), slope);
+  } else {
+    constexpr int V = B / 8;
+    v8f m[V], a[V], b[V];
+    for (int v = 0; v < V; ++v)
+      m[v] = load8(cm + c0 + 8 * v), a[v] = load8(ca + c0 + 8 * v), b[v] = load8(cb + c0 + 8 * v);
+    const v8f sl = splat8(slope);
+    for (int64_t i = 0; i < HW; ++i)
+#pragma GCC unroll 2
+      for (int v = 0; v < V; ++v)
+        store8(yp + i * B + 8 * v, act_fwd8<A>((load8(xp + i * B + 8 * v) - m[v]) * a[v] + b[v], sl));
+  }
+}
+
 template <int B, int A>
 void forward_train(const BatchNormGeom& g, const float* x, const float* gamma, const float* beta,
                    float eps, float* y, float* save_mean, float* save_invstd, double* batch_mean,
@@ -191,26 +213,8 @@ void forward_train(const BatchNormGeom& g, const float* x, const float* gamma, c
       batch_var[c] = var;
     }
 #pragma omp for schedule(static)
-    for (int64_t u = 0; u < U.count; ++u) {
-      const float* xp = x + u * U.len;
-      float* yp = y + u * U.len;
-      const int64_t c0 = U.first_channel(u);
-      if constexpr (B == 0) {
-        const float m = cm[c0], a = ca[c0], b = cb[c0];
-#pragma omp simd
-        for (int64_t i = 0; i < HW; ++i) yp[i] = act_fwd<A>(std::fma(xp[i] - m, a, b), slope);
-      } else {
-        constexpr int V = B / 8;
-        v8f m[V], a[V], b[V];
-        for (int v = 0; v < V; ++v)
-          m[v] = load8(cm + c0 + 8 * v), a[v] = load8(ca + c0 + 8 * v), b[v] = load8(cb + c0 + 8 * v);
-        const v8f sl = splat8(slope);
-        for (int64_t i = 0; i < HW; ++i)
-#pragma GCC unroll 2
-          for (int v = 0; v < V; ++v)
-            store8(yp + i * B + 8 * v, act_fwd8<A>((load8(xp + i * B + 8 * v) - m[v]) * a[v] + b[v], sl));
-      }
-    }
+    for (int64_t u = 0; u < U.count; ++u)
+      apply_unit<B, A>(x + u * U.len, y + u * U.len, HW, U.first_channel(u), cm, ca, cb, slope);
   }
 }
 
@@ -229,26 +233,8 @@ void forward_eval(const BatchNormGeom& g, const float* x, const float* gamma, co
     cm[c] = running_mean[c];
   }
 #pragma omp parallel for schedule(static) if (g.N * C * HW >= kParallelMin)
-  for (int64_t u = 0; u < U.count; ++u) {
-    const float* xp = x + u * U.len;
-    float* yp = y + u * U.len;
-    const int64_t c0 = U.first_channel(u);
-    if constexpr (B == 0) {
-      const float m = cm[c0], a = ca[c0], b = beta[c0];
-#pragma omp simd
-      for (int64_t i = 0; i < HW; ++i) yp[i] = act_fwd<A>(std::fma(xp[i] - m, a, b), slope);
-    } else {
-      constexpr int V = B / 8;
-      v8f m[V], a[V], b[V];
-      for (int v = 0; v < V; ++v)
-        m[v] = load8(cm + c0 + 8 * v), a[v] = load8(ca + c0 + 8 * v), b[v] = load8(beta + c0 + 8 * v);
-      const v8f sl = splat8(slope);
-      for (int64_t i = 0; i < HW; ++i)
-#pragma GCC unroll 2
-        for (int v = 0; v < V; ++v)
-          store8(yp + i * B + 8 * v, act_fwd8<A>((load8(xp + i * B + 8 * v) - m[v]) * a[v] + b[v], sl));
-    }
-  }
+  for (int64_t u = 0; u < U.count; ++u)
+    apply_unit<B, A>(x + u * U.len, y + u * U.len, HW, U.first_channel(u), cm, ca, beta, slope);
 }
 
 template <int B, int A>

@@ -89,12 +89,11 @@ struct Step {
   dnnl::primitive prim;
   Args args;
   memory::desc scratch_md;
+  memory scratch = {};  // the scratchpad argument, created at the first run
   void run() {
     if (const size_t bytes = scratch_md.get_size()) {
-      auto it = args.find(DNNL_ARG_SCRATCHPAD);
-      if (it == args.end())
-        it = args.emplace(DNNL_ARG_SCRATCHPAD, memory(scratch_md, cpu_engine(), DNNL_MEMORY_NONE)).first;
-      it->second.set_data_handle(shared_scratchpad(bytes));
+      if (!scratch) args[DNNL_ARG_SCRATCHPAD] = scratch = memory(scratch_md, cpu_engine(), DNNL_MEMORY_NONE);
+      scratch.set_data_handle(shared_scratchpad(bytes));
     }
     prim.execute(cpu_stream(), args);
   }
