@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -12,6 +13,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -65,7 +68,9 @@ std::string fmt_duration(double s) {
 
 class Run {
  public:
-  Run(TrainConfig cfg, bool resuming) : cfg_(std::move(cfg)), resuming_(resuming) {}
+  // resume_from: the checkpoint a resumed run continues from; empty for a new run.
+  Run(TrainConfig cfg, fs::path resume_from)
+      : cfg_(std::move(cfg)), resuming_(!resume_from.empty()), resume_from_(std::move(resume_from)) {}
   TrainResult go();
 
  private:
@@ -84,6 +89,7 @@ class Run {
 
   TrainConfig cfg_;
   bool resuming_;
+  fs::path resume_from_;
   fs::path dir_, ckpt_dir_, sample_dir_;
   Dataset data_;
   std::unique_ptr<BatchLoader> loader_;
@@ -302,9 +308,9 @@ TrainResult Run::go() {
   build();
   const fs::path latest = ckpt_dir_ / "latest.safetensors";
   if (resuming_) {
-    restore(latest.string());
+    restore(resume_from_.string());
     files_.truncate_metrics_after(step_);
-    if (!cfg_.quiet) fmt::print(stderr, "resumed {} at step {} (epoch {})\n", latest.string(), step_, epoch_);
+    if (!cfg_.quiet) fmt::print(stderr, "resumed {} at step {} (epoch {})\n", resume_from_.string(), step_, epoch_);
   } else {
     Rng init(cfg_.seed ^ kInitSalt);
     init_dcgan_weights(*gs_->G, init);
@@ -404,26 +410,65 @@ TrainResult Run::go() {
 
 TrainResult train(const TrainConfig& cfg) {
   cfg.model.validate();
-  return Run(cfg, false).go();
+  return Run(cfg, {}).go();
 }
 
-TrainResult resume(const std::string& dir, int64_t steps, int64_t epochs, int threads, bool quiet) {
-  const fs::path latest = fs::path(dir) / "checkpoints" / "latest.safetensors";
-  if (!fs::exists(latest))
+namespace {
+
+// What --resume continues from: checkpoints/latest.safetensors, or, when that file does not load,
+// the newest step checkpoint that does. Our own writes never leave a broken latest (they are
+// atomic), but a damaged disk or a hand-edited file can; the run is deterministic, so resuming an
+// earlier checkpoint loses nothing but the time to redo its steps. The fallback is announced on
+// stderr (also with --quiet); nothing is deleted or rewritten here. The header's training
+// configuration comes back with the path.
+std::pair<fs::path, std::string> pick_resume_checkpoint(const fs::path& ckpt_dir) {
+  const fs::path latest = ckpt_dir / "latest.safetensors";
+  std::vector<fs::path> candidates;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(ckpt_dir, ec)) {
+    const std::string n = e.path().filename().string();
+    if (n.rfind("step_", 0) == 0 && e.path().extension() == ".safetensors") candidates.push_back(e.path());
+  }
+  std::sort(candidates.rbegin(), candidates.rend());  // newest first (zero-padded step numbers)
+  if (fs::exists(latest)) candidates.insert(candidates.begin(), latest);
+  if (candidates.empty())
     throw FileError(latest.string(), "no checkpoint to resume from",
                     "pass the --out directory of an earlier 'dcgan train' run");
-  SafeTensors header = read_safetensors_header(latest.string());
-  std::string json = header.meta("train_config");
-  if (json.empty())
-    throw FileError(latest.string(), "the checkpoint holds no training configuration",
-                    "it can be sampled with 'dcgan sample' but not resumed");
+  std::vector<std::string> failures;
+  for (const fs::path& p : candidates) {
+    try {
+      // The whole file, not only its header: a checkpoint cut short fails here, not mid-restore.
+      SafeTensors st = read_safetensors(p.string());
+      std::string json = st.meta("train_config");
+      if (json.empty())
+        throw FileError(p.string(), "the checkpoint holds no training configuration",
+                        "it can be sampled with 'dcgan sample' but not resumed");
+      if (!failures.empty())
+        fmt::print(stderr, "warning: {}\nwarning: resuming from {} (step {}) instead; its later steps are redone\n",
+                   fmt::join(failures, "\nwarning: "), p.string(), st.meta("step"));
+      return {p, json};
+    } catch (const Error& e) {
+      // Only one candidate: its own error, hint included, says it best.
+      if (candidates.size() == 1) throw;
+      failures.push_back(e.what());
+    }
+  }
+  throw FileError(latest.string(),
+                  fmt::format("no checkpoint in {} can be resumed:\n  {}", ckpt_dir.string(), fmt::join(failures, "\n  ")),
+                  "restore a good checkpoint into that directory, or start a new run with another --out");
+}
+
+}  // namespace
+
+TrainResult resume(const std::string& dir, int64_t steps, int64_t epochs, int threads, bool quiet) {
+  auto [from, json] = pick_resume_checkpoint(fs::path(dir) / "checkpoints");
   TrainConfig cfg = TrainConfig::from_json(json);
   cfg.out = dir;
   if (steps > 0) cfg.steps = steps;
   if (epochs > 0) cfg.epochs = epochs;
   if (threads > 0) cfg.threads = threads;
   cfg.quiet = quiet;
-  return Run(cfg, true).go();
+  return Run(cfg, from).go();
 }
 
 }  // namespace dcgan

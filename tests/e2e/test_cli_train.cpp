@@ -76,21 +76,30 @@ TEST(CliTrain, MissingDataPathIsNamed) {
   EXPECT_FALSE(fs::exists(d.path / "run/checkpoints/latest.safetensors"));
 }
 
-TEST(CliTrain, CorruptCheckpointOnResumeIsRefused) {
+// latest.safetensors and the step checkpoint it links to damaged on disk (truncated through
+// the hard link, so both names are broken): --resume warns, names both files, continues from the
+// newest step checkpoint that loads, and ends exactly where an uninterrupted run ends.
+TEST(CliTrain, ResumeFallsBackToTheNewestGoodCheckpoint) {
   TempDir d("corrupt");
-  ASSERT_EQ(run_dcgan(kTrain + "--steps 10 --out " + d.str()).code, 0);
-  const std::string latest = d / "checkpoints/latest.safetensors";
-  auto size = fs::file_size(latest);
-  // Keep a copy of the good bytes, then truncate the checkpoint in the middle.
-  std::ifstream in(latest, std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), {});
-  in.close();
-  fs::remove(latest);  // break the hard link so the step file stays good
-  std::ofstream(latest, std::ios::binary).write(bytes.data(), std::streamsize(size / 2));
-  auto r = run_dcgan("train --resume " + d.str() + " --steps 20");
-  EXPECT_NE(r.code, 0);
-  EXPECT_NE(r.output.find("latest.safetensors"), std::string::npos) << r.output;
-  EXPECT_EQ(fs::file_size(latest), size / 2) << "a refused resume must not touch the file";
+  ASSERT_EQ(run_dcgan(kTrain + "--steps 20 --out " + d / "full").code, 0);
+  ASSERT_EQ(run_dcgan(kTrain + "--steps 20 --out " + d / "run").code, 0);
+  const std::string latest = d / "run/checkpoints/latest.safetensors";
+  const std::string step20 = d / "run/checkpoints/step_0000020.safetensors";
+  const std::string step10 = d / "run/checkpoints/step_0000010.safetensors";
+  ASSERT_TRUE(fs::exists(step10));
+  ASSERT_TRUE(fs::equivalent(latest, step20));
+  const auto size = fs::file_size(latest);
+  fs::resize_file(latest, size / 2);  // through the link: step_0000020 is cut short too
+  ASSERT_EQ(fs::file_size(step20), size / 2);
+  auto r = run_dcgan("train --resume " + d / "run" + " --steps 20");
+  ASSERT_EQ(r.code, 0) << r.output;
+  for (const std::string& s : {latest, step20, std::string("corrupt or truncated"),
+                               "resuming from " + step10 + " (step 10) instead"})
+    EXPECT_NE(r.output.find(s), std::string::npos) << "missing '" << s << "' in:\n" << r.output;
+  // Steps 11-20 redone: the same checkpoint as the run that was never damaged.
+  EXPECT_GT(testing::expect_same_checkpoint(d / "full/checkpoints/latest.safetensors", latest,
+                                            {"step", "rng_state"}),
+            20);
 }
 
 // A learning rate of 1e30 blows D up at step 2: training stops with a message, non-zero exit,
