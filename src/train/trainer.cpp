@@ -35,7 +35,16 @@ namespace dcgan {
 namespace {
 
 std::atomic<int> g_signal{0};
-extern "C" void on_signal(int sig) { g_signal.store(sig); }
+// The first SIGINT/SIGTERM asks the run to stop after the current step; a second one (the user
+// pressing Ctrl-C again) ends the process at once with the signal's default action. That loses
+// nothing saved: checkpoints are written atomically, so an interrupted write leaves the previous
+// latest.safetensors in place (and a temp file the next run removes).
+extern "C" void on_signal(int sig) {
+  if (g_signal.exchange(sig) != 0) {
+    std::signal(sig, SIG_DFL);  // both async-signal-safe
+    std::raise(sig);
+  }
+}
 
 // Installs SIGINT/SIGTERM handlers for the lifetime of a training run: the current step
 // finishes, a checkpoint is written, and train() returns with interrupted = true.
@@ -386,7 +395,9 @@ TrainResult Run::go() {
     }
     if (int sig = g_signal.load()) {
       if (isatty(STDERR_FILENO)) fmt::print(stderr, "\n");
-      fmt::print(stderr, "caught {}: finished step {}, writing a checkpoint\n",
+      fmt::print(stderr,
+                 "caught {}: finished step {}, writing a checkpoint (a second Ctrl-C quits at once, keeping "
+                 "the previous checkpoint)\n",
                  sig == SIGINT ? "SIGINT" : "SIGTERM", step_);
       if (need_final_ckpt) save_checkpoint();
       res.interrupted = true;

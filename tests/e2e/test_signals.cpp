@@ -69,6 +69,34 @@ TEST(Signals, SigintCheckpointsExits130AndResumes) { interrupt_and_resume(SIGINT
 
 TEST(Signals, SigtermCheckpointsExits143AndResumes) { interrupt_and_resume(SIGTERM, "sigterm"); }
 
+// Ctrl-C twice: the second one ends the process at once, by the signal, wherever it lands (in
+// the step, or in the checkpoint write the first one started). latest.safetensors is then a
+// complete earlier checkpoint, and --resume continues from it.
+TEST(Signals, SecondSigintQuitsAtOnceAndKeepsTheLastCheckpoint) {
+  TempDir d("sigint-twice");
+  const fs::path run = d.path / "run", latest = run / "checkpoints" / "latest.safetensors";
+  // The paper's model at 64 px: steps of about a second, so both signals land inside one step.
+  const std::string args =
+      "train --data fashion-mnist --arch dcgan --img-size 64 --batch-size 32 --seed 5 --threads 2 "
+      "--checkpoint-every 1 --log-every 1 --sample-every 0 --steps 100000 --out " + run.string();
+  Process p(args, d / "train.log");
+  ASSERT_TRUE(wait_until([&] { return count_lines((run / "metrics.jsonl").string()) >= 2 || !p.running(); }, 300))
+      << p.output();
+  ASSERT_TRUE(p.running()) << p.output();
+  p.signal(SIGINT);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  p.signal(SIGINT);
+  EXPECT_EQ(p.wait(), 128 + SIGINT) << p.output();
+  EXPECT_TRUE(p.killed_by_signal()) << "the second SIGINT should end the process at once\n" << p.output();
+  SafeTensors st = read_safetensors(latest.string());
+  const int64_t step = std::stoll(st.meta("step"));  // the step-2 write may have been cut short
+  EXPECT_GE(step, 1);
+  auto res = run_dcgan(fmt::format("train --resume {} --steps {}", run.string(), step + 1));
+  ASSERT_EQ(res.code, 0) << res.output;
+  EXPECT_NE(res.output.find(fmt::format("at step {}", step)), std::string::npos) << res.output;
+  EXPECT_EQ(read_safetensors(latest.string()).meta("step"), std::to_string(step + 1));
+}
+
 TEST(Signals, SigintBeforeTrainingStartsLosesNothing) {
   // During start-up (data loading) no handler is installed yet: the process ends at once with the
   // shell's usual 130, and there is nothing to save. A later fresh start works.
