@@ -396,9 +396,9 @@ TrainResult Run::go() {
     if (int sig = g_signal.load()) {
       if (isatty(STDERR_FILENO)) fmt::print(stderr, "\n");
       fmt::print(stderr,
-                 "caught {}: finished step {}, writing a checkpoint (a second Ctrl-C quits at once, keeping "
-                 "the previous checkpoint)\n",
-                 sig == SIGINT ? "SIGINT" : "SIGTERM", step_);
+                 "caught {}: finished step {}, writing a checkpoint (a second {} quits at once, keeping the "
+                 "previous checkpoint)\n",
+                 sig == SIGINT ? "SIGINT" : "SIGTERM", step_, sig == SIGINT ? "Ctrl-C" : "signal");
       if (need_final_ckpt) save_checkpoint();
       res.interrupted = true;
       res.signal = sig;
