@@ -1,6 +1,6 @@
 """Side-by-side performance comparison: dcgan (build/dcgan_bench, build/dcgan) vs PyTorch.
 
-    /usr/bin/python3 bench/compare.py [--quick] [--build build] [--threads 2] [--rounds 3]
+    /usr/bin/python3 bench/compare.py [--quick] [--build build] [--threads 2] [--rounds 3] [--isa avx2]
 
 Builds nothing: build first with
     cmake -S . -B build -G Ninja && cmake --build build --target dcgan dcgan_bench
@@ -85,14 +85,25 @@ def loop_args(s: dict) -> list:
             + (["--min-steps", str(s["min_steps"])] if "min_steps" in s else []))
 
 
+# --isa avx2: both sides as on an AVX2-only CPU (the machine kind the performance targets were set
+# for): oneDNN's kernels (ours and PyTorch's, which links the same libdnnl) capped at AVX2,
+# OpenBLAS's at Haswell, PyTorch's own kernels at AVX2 (its default in Debian's build anyway).
+# Our own code is always built for AVX2 (-march=haswell).
+ISA_ENV = {
+    "native": {},
+    "avx2": {"DNNL_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "OPENBLAS_CORETYPE": "Haswell"},
+}
+
+
 class Runner:
-    def __init__(self, threads: int, timeout: float, verbose: bool):
+    def __init__(self, threads: int, timeout: float, verbose: bool, isa: str = "native"):
         self.threads = threads
         self.timeout = timeout
         self.verbose = verbose
         base = dict(os.environ)
-        for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", *ISA_ENV["avx2"]):
             base.pop(k, None)
+        base.update(ISA_ENV[isa])
         self.env_ours = dict(base, OMP_NUM_THREADS=str(threads))
         # PyTorch's best setting: OpenMP threads = T, OpenBLAS single-threaded inside them.
         self.env_torch = dict(base, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS="1")
@@ -225,6 +236,9 @@ def main() -> int:
     ap.add_argument("--no-generate", action="store_true", help="skip the generation measurements")
     ap.add_argument("--keep-runs", action="store_true", help="keep the end-to-end run directories")
     ap.add_argument("--timeout", type=float, default=900, help="seconds allowed per process")
+    ap.add_argument("--isa", choices=sorted(ISA_ENV), default="native",
+                    help="native: every library picks its best kernels (AVX-512 where the CPU has it); "
+                         "avx2: both sides limited to AVX2, as on an AVX2-only machine")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every command")
     a = ap.parse_args()
 
@@ -242,7 +256,7 @@ def main() -> int:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out_dir = os.path.join(a.out, stamp + ("-quick" if a.quick else ""))
     os.makedirs(out_dir, exist_ok=True)
-    runner = Runner(a.threads, a.timeout, a.verbose)
+    runner = Runner(a.threads, a.timeout, a.verbose, a.isa)
     pybench = [a.python, os.path.join(REPO, "bench", "pytorch_bench.py")]
     T = ["--threads", str(a.threads)]
     t_begin = time.time()
@@ -254,6 +268,7 @@ def main() -> int:
                     for k, lbl, args in GEN_CONFIGS]
     raw = {"command": " ".join([os.path.relpath(sys.argv[0], REPO)] + sys.argv[1:]),
            "machine": machine_info(), "settings": s, "rounds": rounds, "threads": a.threads,
+           "isa": a.isa, "isa_env": ISA_ENV[a.isa],
            "gemm": [], "runs": {k: {"ours": [], "pytorch": []} for k, *_ in configs}}
 
     for r in range(rounds):
@@ -315,6 +330,8 @@ def main() -> int:
         f"{load_begin[0]:.2f} at the start, {load_end[0]:.2f} at the end",
         f"- dcgan commit {mi.get('git', '?')}; PyTorch {mi.get('torch')} with OMP_NUM_THREADS={a.threads}, "
         f"OPENBLAS_NUM_THREADS=1, torch.set_num_threads({a.threads})",
+        "- kernels: " + ("native, each library picks its best for this CPU" if a.isa == "native" else
+                         "AVX2 only, both sides (" + ", ".join(f"{k}={v}" for k, v in ISA_ENV[a.isa].items()) + ")"),
         f"- GEMM ceiling ({a.threads} threads, square sgemm, best median of oneDNN / OpenBLAS): "
         f"**{fmt(ceiling, '.1f')} GFLOP/s** ({best_lib})",
         "- img/s: batch / (median over rounds of each run's median step time); GFLOP/s from the nominal FLOPs per image "
