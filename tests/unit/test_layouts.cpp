@@ -365,9 +365,57 @@ TEST(ConvLayout, BlockedFastMatchesPlainReference) {
         const bool few_bwd = !g.transposed && gb.x_block == 0 && cpu::few_channels_available(g.C_in, g.C_out, yb, g.kernel, g.stride);
         EXPECT_EQ(info.starts_with("forward few_channels"), few_fwd) << info;
         EXPECT_EQ(info.find("backward_data few_channels") != std::string::npos, few_bwd) << info;
+        // Its weight gradient where it beats oneDNN: 8-channel blocks (AVX2), <= 16 channels.
+        const bool few_wgrad = !g.transposed && gb.x_block == 0 && yb == 8 && g.C_out <= 16 &&
+                               cpu::few_channels_wgrad_available(g.C_in, g.C_out, yb, g.kernel, g.stride);
+        EXPECT_EQ(info.find("backward_weights few_channels") != std::string::npos, few_wgrad) << info;
       }
     }
   }
+}
+
+// The few-channel weight gradient (conv_few_channels.cpp) called directly, for both blocks, so
+// that it is checked on every CPU (the fast op uses it on AVX2 only): against the plain
+// reference, assigned and accumulated, with and without bias; 16-channel groups and an 8-channel
+// rest, k 3-5, odd sizes, stride 1 and 2.
+TEST(ConvLayout, FewChannelWeightGradientMatchesReference) {
+  struct Case {
+    int64_t N, Cb, Cs, H, k, s, p;
+    bool bias;
+    int block;
+  };
+  const std::vector<Case> cases{
+      {3, 1, 16, 16, 4, 2, 1, true, 8},  {3, 1, 16, 16, 4, 2, 1, true, 16},
+      {2, 3, 16, 9, 4, 2, 1, false, 8},  {2, 3, 32, 9, 4, 2, 1, true, 16},
+      {2, 3, 8, 8, 5, 2, 2, true, 8},    {2, 2, 24, 7, 3, 1, 1, true, 8},
+      {2, 4, 32, 8, 4, 2, 1, false, 16}, {1, 3, 16, 6, 4, 2, 1, true, 8}};
+  for (const Case& c : cases) {
+    ConvGeom g;
+    g.N = c.N, g.C_in = c.Cb, g.H = g.W = c.H, g.C_out = c.Cs, g.kernel = c.k, g.stride = c.s;
+    g.padding = c.p, g.has_bias = c.bias;
+    SCOPED_TRACE(testing::Message() << c.Cb << "->" << c.Cs << " H" << c.H << " k" << c.k << " s" << c.s
+                                    << " block " << c.block);
+    ASSERT_TRUE(cpu::few_channels_wgrad_available(g.C_in, g.C_out, c.block, g.kernel, g.stride));
+    const int64_t xn = g.N * g.C_in * g.H * g.W, yhw = g.Ho() * g.Wo(), wn = g.C_out * g.C_in * g.kernel * g.kernel;
+    Rng rng(17);
+    const Vec x = randn(rng, xn), dy = randn(rng, g.N * g.C_out * yhw), dw0 = randn(rng, wn), db0 = randn(rng, g.C_out);
+    const cpu::FewChannelGeom fg{g.N, g.C_out, g.Ho(), g.Wo(), g.C_in, g.H, g.W, g.kernel, g.stride, g.padding, c.block};
+    const Vec dyb = to_block(dy, g.N, g.C_out, yhw, c.block);
+    for (bool accumulate : {false, true}) {
+      Vec dw = dw0, db = db0, dw_ref = dw0, db_ref = db0;
+      make_conv(g, Impl::reference)->backward_weights(x.data(), dy.data(), dw_ref.data(), db_ref.data(), accumulate);
+      cpu::few_channels_backward_weights(fg, x.data(), dyb.data(), dw.data(), c.bias ? db.data() : nullptr,
+                                         accumulate);
+      EXPECT_TRUE(near_max(dw, dw_ref, 2e-5)) << "dw, accumulate " << accumulate;
+      if (c.bias) EXPECT_TRUE(near_max(db, db_ref, 2e-5)) << "db, accumulate " << accumulate;
+      else EXPECT_EQ(db, db0) << "no bias: db untouched";
+    }
+  }
+  // A geometry it does not take is refused with a message, not computed wrongly.
+  const cpu::FewChannelGeom bad{1, 12, 4, 4, 3, 8, 8, 4, 2, 1, 8};  // 12 channels: not whole blocks
+  EXPECT_FALSE(cpu::few_channels_wgrad_available(3, 12, 8, 4, 2));
+  Vec x(3 * 64), dy(12 * 16), dw(12 * 3 * 16);
+  EXPECT_THROW(cpu::few_channels_backward_weights(bad, x.data(), dy.data(), dw.data(), nullptr, false), Error);
 }
 
 // With caching on, converted weights are reused until weights_changed(); without, never.

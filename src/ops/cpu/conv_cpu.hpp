@@ -43,6 +43,12 @@ bool few_channels_available(int64_t Cb, int64_t Cs, int block, int64_t k, int64_
 void few_channels_pack(const FewChannelGeom& g, const float* w, float* packed);
 void few_channels_run(const FewChannelGeom& g, const float* src, const float* packed,
                       const float* bias, float* dst);
+// The weight gradient of the Conv2d(Cb, Cs) whose data gradient few_channels_run computes: from
+// the big map x (N, Cb, Hb, Wb) NCHW and the small map dy (N, Cs, Hs, Ws) nChw{block}c,
+// dw (Cs, Cb, k, k) and db (Cs, or null) assigned or, with accumulate, added to.
+bool few_channels_wgrad_available(int64_t Cb, int64_t Cs, int block, int64_t k, int64_t s);
+void few_channels_backward_weights(const FewChannelGeom& g, const float* x, const float* dy,
+                                   float* dw, float* db, bool accumulate);
 
 // T = float or double; sums are accumulated in double. Same contract as ConvOp.
 // b / db are ignored when g.has_bias is false (may be null).

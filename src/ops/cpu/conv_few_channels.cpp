@@ -1,6 +1,8 @@
 // A transposed convolution from a blocked feature map into a few-channel NCHW image: the
 // generator's last layer (ConvTranspose2d(C, 1 or 3)) and, being the same sum, a Conv2d's data
-// gradient into its 1- or 3-channel input (the discriminator's first layer).
+// gradient into its 1- or 3-channel input (the discriminator's first layer). Also that Conv2d's
+// weight gradient (wgrad, below), which oneDNN's AVX2 kernels compute slowly from a 1-channel
+// image.
 //
 // Why a kernel of our own: oneDNN 2.6 has no fast kernel writing a 1-3 channel plain image from
 // an nChw{8,16}c input; it either pads the image to a 16-channel block (up to 16x the work) or
@@ -40,6 +42,15 @@ bool few_channels_available(int64_t Cb, int64_t Cs, int block, int64_t k, int64_
 #if defined(__AVX2__) && defined(__FMA__)
   return Cb >= 1 && Cb <= kFewChannelsMax && Cs <= kFewChannelsMaxSmall &&
          (block == 8 || block == 16) && k >= 1 && k <= kMaxKernel && s >= 1 && s <= kMaxStride;
+#else
+  return false;
+#endif
+}
+
+bool few_channels_wgrad_available(int64_t Cb, int64_t Cs, int block, int64_t k, int64_t s) {
+#if defined(__AVX2__) && defined(__FMA__)
+  return Cb >= 1 && Cb <= kFewChannelsMax && (block == 8 || block == 16) && Cs % block == 0 &&
+         k >= 1 && k <= kMaxKernel && s >= 1 && s <= kMaxStride;
 #else
   return false;
 #endif
@@ -152,8 +163,132 @@ void run(const FewChannelGeom& g, const float* src, const float* packed, const f
   }
 }
 
+// Weight gradient of Conv2d(Cb <= 4 -> Cs) from the plain image x (the big map) and the blocked
+// output gradient dy (the small map):
+//   dw[co, ci, kh, kw] (+)= sum_{n, oh, ow} dy[n, co, oh, ow] x[n, ci, oh s - p + kh, ow s - p + kw]
+//   db[co] (+)= sum_{n, oh, ow} dy[n, co, oh, ow]
+// Vectorised over co, 16 channels (two vectors: one 16-block or two 8-blocks) and four kw taps at
+// a time: per output pixel, two dy loads and four broadcasts of x feed 8 fused multiply-adds.
+// The x row a tap row reads is copied zero-padded first (once per image row and channel), so
+// taps outside the image read zeros. Threads take whole images and sum into their own buffers,
+// which are then added in thread order (deterministic for a given thread count).
+template <int B>
+void wgrad(const FewChannelGeom& g, const float* x, const float* dy, float* dw, float* db,
+           bool accumulate) {
+  constexpr int64_t kTile = 4;  // kw taps per pass over a row
+  const int64_t N = g.N, Cs = g.Cs, Ho = g.Hs, Wo = g.Ws, Cb = g.Cb, H = g.Hb, W = g.Wb;
+  const int64_t k = g.k, s = g.s, p = g.p, CB = Cs / B;
+  const int64_t taps = (k + kTile - 1) / kTile * kTile;
+  // Padded x rows: column j of a copy is x column j - p; (Wo - 1) s + taps columns are read.
+  const int64_t Wp = std::max((Wo - 1) * s + taps, p + W);
+  // Channel groups of 16 (two vectors): vector v of group q is 8 channels at q 16 + 8 v.
+  const int64_t groups = Cs / 16, rest = Cs % 16;  // rest: one 8-channel vector (B = 8 only)
+  const int64_t per_thread = Cs * Cb * k * taps + Cs;  // (Cs / 8, Cb, k, taps, 8) sums, then db
+  const bool par = N > 1 && N * Cs * Ho * Wo * Cb * k * k >= (1 << 16);
+  const int T = par ? omp_get_max_threads() : 1;
+  std::vector<float> part(static_cast<size_t>(T * per_thread), 0.f);
+  // dy's 8 channels c8 .. c8 + 7 of pixel 0 of row (n, oh); pixels are B floats apart.
+  auto dy_at = [&](int64_t n, int64_t oh, int64_t c8) {
+    return dy + ((n * CB + c8 / B) * Ho + oh) * Wo * B + c8 % B;
+  };
+#pragma omp parallel num_threads(T) if (par)
+  {
+    float* acc = part.data() + omp_get_thread_num() * per_thread;
+    float* dbacc = acc + per_thread - Cs;
+    std::vector<float> rows(static_cast<size_t>(Cb * H * Wp), 0.f);  // the image, padded
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < N; ++n) {
+      for (int64_t r = 0; r < Cb * H; ++r)
+        std::memcpy(rows.data() + r * Wp + p, x + (n * Cb * H + r) * W, size_t(W) * sizeof(float));
+      for (int64_t oh = 0; oh < Ho; ++oh) {
+        for (int64_t c8 = 0; c8 < Cs; c8 += 8) {  // bias: sum of dy
+          const float* d = dy_at(n, oh, c8);
+          __m256 a = _mm256_loadu_ps(dbacc + c8);
+          for (int64_t ow = 0; ow < Wo; ++ow) a = _mm256_add_ps(a, _mm256_loadu_ps(d + ow * B));
+          _mm256_storeu_ps(dbacc + c8, a);
+        }
+        for (int64_t kh = 0; kh < k; ++kh) {
+          const int64_t ih = oh * s - p + kh;
+          if (ih < 0 || ih >= H) continue;
+          for (int64_t ci = 0; ci < Cb; ++ci)
+            for (int64_t kw0 = 0; kw0 < taps; kw0 += kTile) {
+              const float* xrow = rows.data() + (ci * H + ih) * Wp + kw0;
+              // Sums of (8 channels at c8, tap kw0 + j) at acc[((c8 / 8 * Cb + ci) k + kh) taps + kw0 + j].
+              auto sums = [&](int64_t c8) { return acc + (((c8 / 8 * Cb + ci) * k + kh) * taps + kw0) * 8; };
+              for (int64_t q = 0; q < groups; ++q) {
+                const float* d0 = dy_at(n, oh, 16 * q);
+                const float* d1 = dy_at(n, oh, 16 * q + 8);
+                __m256 a0[kTile], a1[kTile];
+                for (int j = 0; j < kTile; ++j) a0[j] = a1[j] = _mm256_setzero_ps();
+                const float* xp = xrow;
+                for (int64_t ow = 0; ow < Wo; ++ow, xp += s) {
+                  const __m256 v0 = _mm256_loadu_ps(d0 + ow * B), v1 = _mm256_loadu_ps(d1 + ow * B);
+#pragma GCC unroll 4
+                  for (int j = 0; j < kTile; ++j) {
+                    const __m256 xv = _mm256_broadcast_ss(xp + j);
+                    a0[j] = _mm256_fmadd_ps(v0, xv, a0[j]);
+                    a1[j] = _mm256_fmadd_ps(v1, xv, a1[j]);
+                  }
+                }
+                float* o0 = sums(16 * q);
+                float* o1 = sums(16 * q + 8);
+                for (int j = 0; j < kTile; ++j) {
+                  _mm256_storeu_ps(o0 + 8 * j, _mm256_add_ps(_mm256_loadu_ps(o0 + 8 * j), a0[j]));
+                  _mm256_storeu_ps(o1 + 8 * j, _mm256_add_ps(_mm256_loadu_ps(o1 + 8 * j), a1[j]));
+                }
+              }
+              if (rest) {
+                const float* d0 = dy_at(n, oh, 16 * groups);
+                __m256 a0[kTile];
+                for (int j = 0; j < kTile; ++j) a0[j] = _mm256_setzero_ps();
+                const float* xp = xrow;
+                for (int64_t ow = 0; ow < Wo; ++ow, xp += s) {
+                  const __m256 v0 = _mm256_loadu_ps(d0 + ow * B);
+#pragma GCC unroll 4
+                  for (int j = 0; j < kTile; ++j) a0[j] = _mm256_fmadd_ps(v0, _mm256_broadcast_ss(xp + j), a0[j]);
+                }
+                float* o0 = sums(16 * groups);
+                for (int j = 0; j < kTile; ++j)
+                  _mm256_storeu_ps(o0 + 8 * j, _mm256_add_ps(_mm256_loadu_ps(o0 + 8 * j), a0[j]));
+              }
+            }
+        }
+      }
+    }
+  }
+  // Thread sums added in thread order; taps beyond k (the last tile's padding) are dropped.
+  for (int64_t co = 0; co < Cs; ++co) {
+    for (int64_t ci = 0; ci < Cb; ++ci)
+      for (int64_t kh = 0; kh < k; ++kh)
+        for (int64_t kw = 0; kw < k; ++kw) {
+          float sum = 0.f;
+          for (int t = 0; t < T; ++t)
+            sum += part[size_t(t * per_thread + (((co / 8 * Cb + ci) * k + kh) * taps + kw) * 8 + co % 8)];
+          float& out = dw[((co * Cb + ci) * k + kh) * k + kw];
+          out = accumulate ? out + sum : sum;
+        }
+    if (db) {
+      float sum = 0.f;
+      for (int t = 0; t < T; ++t) sum += part[size_t((t + 1) * per_thread - Cs + co)];
+      db[co] = accumulate ? db[co] + sum : sum;
+    }
+  }
+}
+
 }  // namespace
 #endif
+
+void few_channels_backward_weights(const FewChannelGeom& g, const float* x, const float* dy,
+                                   float* dw, float* db, bool accumulate) {
+  DCGAN_CHECK(few_channels_wgrad_available(g.Cb, g.Cs, g.block, g.k, g.s),
+              "[conv] the few-channel weight gradient does not take Cb={}, Cs={}, block {}, k={}, s={}",
+              g.Cb, g.Cs, g.block, g.k, g.s);
+#if defined(__AVX2__) && defined(__FMA__)
+  if (g.block == 16) return wgrad<16>(g, x, dy, dw, db, accumulate);
+  if (g.block == 8) return wgrad<8>(g, x, dy, dw, db, accumulate);
+#endif
+  throw Error(fmt::format("[conv] no few-channel weight gradient for block {}", g.block));
+}
 
 void few_channels_run(const FewChannelGeom& g, const float* src, const float* packed,
                       const float* bias, float* dst) {
