@@ -11,6 +11,11 @@
 //     pairs), weights hot in cache. Only the conversion into the blocked layout was faster, and
 //     inside a training step it was not (see the performance page): the copies are bound by
 //     moving weights between cache levels right after the optimizer's update.
+//   build/dcgan_onednn_experiments few-channels    [--threads 2]
+//     The discriminator's first layer (1 or 3 image channels) as the fast op runs it, with our
+//     few-channel kernels and without them (DCGAN_NO_FEW_CHANNELS=1: every pass oneDNN's), for
+//     the seed 32, seed 64 and dcgan shapes. Run it once more with DNNL_MAX_CPU_ISA=AVX2 for an
+//     AVX2-only CPU; conv_onednn.cpp uses each kernel only where it won.
 //
 // Each figure is the median of many calls, microseconds or milliseconds per call.
 #include <immintrin.h>
@@ -25,6 +30,10 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "dcgan/ops/conv.hpp"
+#include "ops/cpu/conv_cpu.hpp"
 
 namespace {
 
@@ -148,6 +157,50 @@ void weight_reorder() {
     }
 }
 
+void few_channels() {
+  using dcgan::ops::ConvGeom;
+  std::printf("Conv2d(C_in -> C_out, k4 s2 p1) from a plain image, ms per call\n");
+  std::printf("| layer | pass | fast op | fast op, oneDNN only | our weight-gradient kernel alone |\n"
+              "|---|---|---:|---:|---:|\n");
+  struct L { int N, ci, co, H; };
+  std::vector<std::string> infos;
+  for (L l : {L{64, 1, 16, 32}, L{64, 3, 16, 64}, L{128, 3, 64, 64}}) {
+    ConvGeom g;
+    g.N = l.N, g.C_in = l.ci, g.C_out = l.co, g.H = g.W = l.H, g.kernel = 4, g.stride = 2, g.padding = 1;
+    g.has_bias = true, g.x_block = 0, g.y_block = ConvGeom::kChooseBlock;
+    double ms[2][2];
+    std::string info[2];
+    for (int off = 0; off < 2; ++off) {
+      if (off) setenv("DCGAN_NO_FEW_CHANNELS", "1", 1);
+      else unsetenv("DCGAN_NO_FEW_CHANNELS");
+      auto op = dcgan::ops::make_conv(g, dcgan::ops::Impl::fast);
+      info[off] = dcgan::ops::cpu::onednn_conv_info(*op);
+      std::vector<float> x(size_t(g.N * g.C_in * g.H * g.W), 0.5f), dx(x.size());
+      std::vector<float> dy(size_t(g.N * g.C_out * g.Ho() * g.Wo()), 0.25f);
+      std::vector<float> w(size_t(g.C_out * g.C_in * 16), 0.1f), dw(w.size()), db(size_t(g.C_out));
+      ms[off][0] = median_us([&] { op->backward_weights(x.data(), dy.data(), dw.data(), db.data(), true); }, 30) / 1e3;
+      ms[off][1] = median_us([&] { op->backward_data(dy.data(), w.data(), dx.data()); }, 30) / 1e3;
+    }
+    unsetenv("DCGAN_NO_FEW_CHANNELS");
+    // Our weight-gradient kernel called directly on oneDNN's block for this CPU, also where the
+    // fast op does not use it.
+    const int block = dcgan::ops::cpu::onednn_preferred_block();
+    const dcgan::ops::cpu::FewChannelGeom fg{g.N, g.C_out, g.Ho(), g.Wo(), g.C_in, g.H, g.W, 4, 2, 1, block};
+    std::vector<float> x(size_t(g.N * g.C_in * g.H * g.W), 0.5f), dy(size_t(g.N * g.C_out * g.Ho() * g.Wo()), 0.25f);
+    std::vector<float> dw(size_t(g.C_out * g.C_in * 16)), db(size_t(g.C_out));
+    const double direct = median_us([&] {
+      dcgan::ops::cpu::few_channels_backward_weights(fg, x.data(), dy.data(), dw.data(), db.data(), true);
+    }, 30) / 1e3;
+    std::printf("| %d -> %d, %dx%d, N %d | weight gradient | %.3f | %.3f | %.3f (block %d) |\n", l.ci, l.co, l.H,
+                l.H, l.N, ms[0][0], ms[1][0], direct, block);
+    std::printf("| %d -> %d, %dx%d, N %d | data gradient | %.3f | %.3f | |\n", l.ci, l.co, l.H, l.H, l.N,
+                ms[0][1], ms[1][1]);
+    infos.push_back(fmt::format("{} -> {}: with ours: {}; oneDNN only: {}", l.ci, l.co, info[0], info[1]));
+  }
+  std::printf("\nkernels\n");
+  for (const std::string& i : infos) std::printf("- %s\n", i.c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -157,9 +210,11 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   auto* b128 = app.add_subcommand("batch128", "data-gradient pass at batch 64 vs 128");
   auto* wr = app.add_subcommand("weight-reorder", "oneDNN's weight reorders vs hand-written transposes");
+  auto* fc = app.add_subcommand("few-channels", "the first D layer with and without our few-channel kernels");
   CLI11_PARSE(app, argc, argv);
   omp_set_num_threads(threads);
   if (b128->parsed()) batch128();
   if (wr->parsed()) weight_reorder();
+  if (fc->parsed()) few_channels();
   return 0;
 }

@@ -47,7 +47,10 @@ def main() -> int:
     calls = [l.split(",") for l in p.stdout.splitlines() + p.stderr.splitlines()
              if l.startswith("onednn_verbose,exec,")]
     report = json.loads(next(l for l in p.stdout.splitlines() if l.startswith("{")))
-    steps = a.steps + a.warmup
+    # Every step makes the same calls: drop the warm-up steps' share (first calls create buffers
+    # and touch memory for the first time, up to 100x slower), keep the timed steps'.
+    calls = calls[len(calls) * a.warmup // (a.steps + a.warmup):]
+    steps = a.steps
     agg = collections.defaultdict(lambda: [0, 0.0])
     for c in calls:
         # onednn_verbose,exec,cpu,<primitive>,<impl>,<prop_kind>,<mds>,<attrs>,<aux>,<problem>,<ms>

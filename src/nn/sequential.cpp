@@ -1,6 +1,7 @@
 #include "dcgan/nn/sequential.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "dcgan/error.hpp"
 #include "dcgan/ops/layout.hpp"
@@ -184,6 +185,16 @@ std::string Sequential::describe() const {
   for (auto& l : layers_)
     s += fmt::format("  {:<10} {}\n", l->name().empty() ? "-" : l->name(), l->describe());
   return s;
+}
+
+void Sequential::zero_grad() {
+  float* g = grads_.data();
+  const int64_t n = grads_.numel();
+  constexpr int64_t kChunk = 1 << 14;  // floats per task: 64 KB
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+  for (int64_t c = 0; c < chunks; ++c)
+    std::memset(g + c * kChunk, 0, sizeof(float) * size_t(std::min(kChunk, n - c * kChunk)));
 }
 
 }  // namespace dcgan

@@ -332,16 +332,20 @@ OnednnConv::OnednnConv(const ConvGeom& g) : ConvOp(g) {
     y_md_ = f32_desc(y_dims, block_tag(geom_.y_block));
     exchange_ = {x_md_, f32_desc(w_dims, tag::any), y_md_};
     // The few-channel kernel's passes (see few_fwd_).
-    few_fwd_ = g.transposed && geom_.y_block == 0 &&
+    // DCGAN_NO_FEW_CHANNELS=1 (a benchmark switch) leaves every pass to oneDNN, to measure what
+    // the few-channel kernels save (build/dcgan_onednn_experiments few-channels).
+    const bool few_ok = !std::getenv("DCGAN_NO_FEW_CHANNELS");
+    few_fwd_ = few_ok && g.transposed && geom_.y_block == 0 &&
                few_channels_available(g.C_out, g.C_in, g.x_block, g.kernel, g.stride);
-    few_bwd_data_ = !g.transposed && g.x_block == 0 &&
+    few_bwd_data_ = few_ok && !g.transposed && g.x_block == 0 &&
                     few_channels_available(g.C_in, g.C_out, geom_.y_block, g.kernel, g.stride);
     // The few-channel weight gradient where it beats oneDNN: on AVX2 (8-channel blocks) and for
-    // <= 16 output channels. Measured, 2 threads, ms per call (ours vs oneDNN's):
-    //   AVX2:    1 -> 16, 32x32, N 64: 0.11 vs 0.49;  3 -> 16, 64x64, N 64: 1.27 vs 1.33;
-    //            3 -> 64, 64x64, N 128: 9.8 vs 7.4;
-    //   AVX-512: 0.13 vs 0.05; 1.25 vs 0.53; 11.1 vs 5.4 (oneDNN's 16-wide kernels win).
-    few_wgrad_ = !g.transposed && g.x_block == 0 && geom_.y_block == 8 &&
+    // <= 16 output channels. Measured with build/dcgan_onednn_experiments few-channels, 2
+    // threads, ms per call (ours vs oneDNN's as this op would run it):
+    //   AVX2:    1 -> 16, 32x32, N 64: 0.11-0.13 vs 0.30;  3 -> 16, 64x64, N 64: 1.18-1.22 vs
+    //            1.26-1.28 (even);  3 -> 64, 64x64, N 128: 10.1 vs 6.9;
+    //   AVX-512: 0.12 vs 0.04;  1.28 vs 0.51;  10.6 vs 4.7 (oneDNN's 16-wide kernels win).
+    few_wgrad_ = few_ok && !g.transposed && g.x_block == 0 && geom_.y_block == 8 &&
                  g.C_out <= kFewChannelsMaxSmall &&
                  few_channels_wgrad_available(g.C_in, g.C_out, geom_.y_block, g.kernel, g.stride);
     if (few_fwd_ || few_bwd_data_ || few_wgrad_) {
