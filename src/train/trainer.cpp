@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <utility>
 #include <vector>
@@ -77,15 +78,15 @@ std::string fmt_duration(double s) {
 
 class Run {
  public:
-  // resume_from: the checkpoint a resumed run continues from; empty for a new run.
-  Run(TrainConfig cfg, fs::path resume_from)
-      : cfg_(std::move(cfg)), resuming_(!resume_from.empty()), resume_from_(std::move(resume_from)) {}
+  // resume_from: the checkpoint a resumed run continues from, as read; none for a new run.
+  Run(TrainConfig cfg, std::optional<SafeTensors> resume_from)
+      : cfg_(std::move(cfg)), resuming_(resume_from.has_value()), resume_from_(std::move(resume_from)) {}
   TrainResult go();
 
  private:
   void prepare_dirs();
   void build();
-  void restore(const std::string& ckpt);
+  void restore(const SafeTensors& st);
   void save_checkpoint();
   void sync_sampler();
   void save_samples(const std::string& name);
@@ -98,7 +99,7 @@ class Run {
 
   TrainConfig cfg_;
   bool resuming_;
-  fs::path resume_from_;
+  std::optional<SafeTensors> resume_from_;  // released once restored
   fs::path dir_, ckpt_dir_, sample_dir_;
   Dataset data_;
   std::unique_ptr<BatchLoader> loader_;
@@ -184,8 +185,7 @@ void Run::build() {
   for (int64_t i = 0; i < fixed_z_.numel(); ++i) fixed_z_[i] = fixed.normal();
 }
 
-void Run::restore(const std::string& path) {
-  SafeTensors st = read_safetensors(path);
+void Run::restore(const SafeTensors& st) {
   load_network(st, "generator.", *gs_->G);
   load_network(st, "discriminator.", *gs_->D);
   load_adam(st, "generator", *gs_->G, gs_->g_opt);
@@ -200,7 +200,7 @@ void Run::restore(const std::string& path) {
     ls.index_in_epoch = std::stoll(st.meta("loader_index"));
     loader_->restore(ls);
   } catch (const std::logic_error&) {
-    throw FileError(path, "training state in the metadata is missing or malformed",
+    throw FileError(st.path, "training state in the metadata is missing or malformed",
                     "this looks like a generator-only checkpoint; it can be sampled but not resumed");
   }
   resumed_from_ = step_;
@@ -317,9 +317,10 @@ TrainResult Run::go() {
   build();
   const fs::path latest = ckpt_dir_ / "latest.safetensors";
   if (resuming_) {
-    restore(resume_from_.string());
+    restore(*resume_from_);
     files_.truncate_metrics_after(step_);
-    if (!cfg_.quiet) fmt::print(stderr, "resumed {} at step {} (epoch {})\n", resume_from_.string(), step_, epoch_);
+    if (!cfg_.quiet) fmt::print(stderr, "resumed {} at step {} (epoch {})\n", resume_from_->path, step_, epoch_);
+    resume_from_.reset();
   } else {
     Rng init(cfg_.seed ^ kInitSalt);
     init_dcgan_weights(*gs_->G, init);
@@ -421,7 +422,7 @@ TrainResult Run::go() {
 
 TrainResult train(const TrainConfig& cfg) {
   cfg.model.validate();
-  return Run(cfg, {}).go();
+  return Run(cfg, std::nullopt).go();
 }
 
 namespace {
@@ -430,9 +431,9 @@ namespace {
 // the newest step checkpoint that does. Our own writes never leave a broken latest (they are
 // atomic), but a damaged disk or a hand-edited file can; the run is deterministic, so resuming an
 // earlier checkpoint loses nothing but the time to redo its steps. The fallback is announced on
-// stderr (also with --quiet); nothing is deleted or rewritten here. The header's training
-// configuration comes back with the path.
-std::pair<fs::path, std::string> pick_resume_checkpoint(const fs::path& ckpt_dir) {
+// stderr (also with --quiet); nothing is deleted or rewritten here. Returns the checkpoint as
+// read (the run restores from it without reading the file again).
+SafeTensors pick_resume_checkpoint(const fs::path& ckpt_dir) {
   const fs::path latest = ckpt_dir / "latest.safetensors";
   std::vector<fs::path> candidates;
   std::error_code ec;
@@ -450,14 +451,13 @@ std::pair<fs::path, std::string> pick_resume_checkpoint(const fs::path& ckpt_dir
     try {
       // The whole file, not only its header: a checkpoint cut short fails here, not mid-restore.
       SafeTensors st = read_safetensors(p.string());
-      std::string json = st.meta("train_config");
-      if (json.empty())
+      if (st.meta("train_config").empty())
         throw FileError(p.string(), "the checkpoint holds no training configuration",
                         "it can be sampled with 'dcgan sample' but not resumed");
       if (!failures.empty())
         fmt::print(stderr, "warning: {}\nwarning: resuming from {} (step {}) instead; its later steps are redone\n",
                    fmt::join(failures, "\nwarning: "), p.string(), st.meta("step"));
-      return {p, json};
+      return st;
     } catch (const Error& e) {
       // Only one candidate: its own error, hint included, says it best.
       if (candidates.size() == 1) throw;
@@ -472,14 +472,14 @@ std::pair<fs::path, std::string> pick_resume_checkpoint(const fs::path& ckpt_dir
 }  // namespace
 
 TrainResult resume(const std::string& dir, int64_t steps, int64_t epochs, int threads, bool quiet) {
-  auto [from, json] = pick_resume_checkpoint(fs::path(dir) / "checkpoints");
-  TrainConfig cfg = TrainConfig::from_json(json);
+  SafeTensors from = pick_resume_checkpoint(fs::path(dir) / "checkpoints");
+  TrainConfig cfg = TrainConfig::from_json(from.meta("train_config"));
   cfg.out = dir;
   if (steps > 0) cfg.steps = steps;
   if (epochs > 0) cfg.epochs = epochs;
   if (threads > 0) cfg.threads = threads;
   cfg.quiet = quiet;
-  return Run(cfg, from).go();
+  return Run(cfg, std::move(from)).go();
 }
 
 }  // namespace dcgan

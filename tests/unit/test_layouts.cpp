@@ -30,41 +30,20 @@
 #include "dcgan/train/gan_step.hpp"
 #include "ops/cpu/batchnorm_cpu.hpp"
 #include "ops/cpu/conv_cpu.hpp"
+#include "support/numeric.hpp"
 
 namespace dcgan::ops {
 namespace {
 
-using Vec = std::vector<float>;
-using VecD = std::vector<double>;
-const float kNaN = std::numeric_limits<float>::quiet_NaN();
-
-[[maybe_unused]] const bool kThreadsSet = [] {
-  set_num_threads(0);
-  return true;
-}();
-
-Vec randn(Rng& rng, int64_t n, float mean = 0.f, float std = 1.f) {
-  Vec v(static_cast<size_t>(n));
-  for (auto& e : v) e = rng.normal(mean, std);
-  return v;
-}
+using testing::kNaN;
+using testing::randn;
+using testing::Vec;
+using testing::VecD;
 
 // max |got - want| <= tol * max(|want|, floor); NaN fails.
 template <class A, class B>
 ::testing::AssertionResult near_max(const A& got, const B& want, double tol, double floor = 0) {
-  if (got.size() != want.size())
-    return ::testing::AssertionFailure() << "sizes " << got.size() << " vs " << want.size();
-  double scale = std::max(floor, 1e-30), worst = 0;
-  size_t at = 0;
-  for (size_t k = 0; k < want.size(); ++k) scale = std::max(scale, std::abs(double(want[k])));
-  for (size_t k = 0; k < want.size(); ++k) {
-    const double d = std::abs(double(got[k]) - double(want[k]));
-    if (std::isnan(d)) return ::testing::AssertionFailure() << "NaN at " << k;
-    if (d > worst) worst = d, at = k;
-  }
-  if (worst <= tol * scale) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "max diff " << worst << " at " << at << " (got "
-                                       << got[at] << ", want " << want[at] << "), scale " << scale;
+  return testing::within_scale(got, want, tol, std::max(floor, testing::max_abs(want)));
 }
 
 Vec to_block(const Vec& plain, int64_t N, int64_t C, int64_t HW, int b) {
@@ -89,7 +68,7 @@ TEST(Layout, ReorderFastMatchesReferenceAndRoundTrips) {
   for (Case c : {Case{1, 8, 1}, Case{3, 16, 5}, Case{2, 32, 49}, Case{64, 64, 16}, Case{5, 48, 9}})
     for (int b : {8, 16}) {
       if (c.C % b) continue;
-      SCOPED_TRACE(testing::Message() << "N" << c.N << " C" << c.C << " HW" << c.HW << " b" << b);
+      SCOPED_TRACE(::testing::Message() << "N" << c.N << " C" << c.C << " HW" << c.HW << " b" << b);
       Rng rng(1);
       const Vec x = randn(rng, c.N * c.C * c.HW);
       Vec r(x.size(), kNaN), f(x.size(), kNaN), back(x.size(), kNaN);
@@ -317,7 +296,7 @@ TEST(ConvLayout, BlockedFastMatchesPlainReference) {
     g.kernel = c.k, g.stride = c.s, g.padding = c.p, g.transposed = c.transposed;
     g.output_padding = (c.k == 5 && c.transposed) ? 1 : 0;
     g.has_bias = c.bias;
-    SCOPED_TRACE(testing::Message() << (c.transposed ? "convT " : "conv ") << c.C_in << "->"
+    SCOPED_TRACE(::testing::Message() << (c.transposed ? "convT " : "conv ") << c.C_in << "->"
                                     << c.C_out << " H" << c.H << " k" << c.k << " x_block "
                                     << c.x_block);
     const int64_t xn = g.N * g.C_in * g.H * g.W, yn = g.N * g.C_out * g.Ho() * g.Wo();
@@ -393,7 +372,7 @@ TEST(ConvLayout, FewChannelWeightGradientMatchesReference) {
     ConvGeom g;
     g.N = c.N, g.C_in = c.Cb, g.H = g.W = c.H, g.C_out = c.Cs, g.kernel = c.k, g.stride = c.s;
     g.padding = c.p, g.has_bias = c.bias;
-    SCOPED_TRACE(testing::Message() << c.Cb << "->" << c.Cs << " H" << c.H << " k" << c.k << " s" << c.s
+    SCOPED_TRACE(::testing::Message() << c.Cb << "->" << c.Cs << " H" << c.H << " k" << c.k << " s" << c.s
                                     << " block " << c.block);
     ASSERT_TRUE(cpu::few_channels_wgrad_available(g.C_in, g.C_out, c.block, g.kernel, g.stride));
     const int64_t xn = g.N * g.C_in * g.H * g.W, yhw = g.Ho() * g.Wo(), wn = g.C_out * g.C_in * g.kernel * g.kernel;

@@ -26,19 +26,15 @@
 #include "ops/cpu/activation_cpu.hpp"
 #include "ops/cpu/batchnorm_cpu.hpp"
 #include "ops/cpu/linear_cpu.hpp"
+#include "support/numeric.hpp"
 
 namespace dcgan::ops {
 namespace {
 
-using Vec = std::vector<float>;
-using VecD = std::vector<double>;
-const float kNaN = std::numeric_limits<float>::quiet_NaN();
-
-// The library's threading setup (OpenMP threads, single-threaded BLAS), as the CLI uses it.
-[[maybe_unused]] const bool kThreadsSet = [] {
-  set_num_threads(0);
-  return true;
-}();
+using testing::kNaN;
+using testing::randn;
+using testing::Vec;
+using testing::VecD;
 
 // Default tolerance for a float result against the double reference, relative to the largest
 // magnitude of the expected tensor: a few float ulps.
@@ -48,11 +44,6 @@ constexpr double kTol = 2e-6;
 // a length-K sum grow like sqrt(K) ulps (random-walk bound), here 2 ulps * sqrt(K).
 double sum_tol(int64_t K) { return std::max(kTol, 2 * 1.2e-7 * std::sqrt(double(K))); }
 
-Vec randn(Rng& rng, int64_t n, float mean = 0.f, float std = 1.f) {
-  Vec v(n);
-  for (auto& e : v) e = rng.normal(mean, std);
-  return v;
-}
 Vec uniform(Rng& rng, int64_t n, double lo, double hi) {
   Vec v(n);
   for (auto& e : v) e = static_cast<float>(lo + (hi - lo) * rng.uniform());
@@ -65,23 +56,7 @@ Vec to_float(const VecD& v) { return Vec(v.begin(), v.end()); }
 // magnitude); NaN always fails.
 template <class A, class B>
 ::testing::AssertionResult near_max(const A& got, const B& want, double tol, double scale = 0) {
-  if (got.size() != want.size())
-    return ::testing::AssertionFailure() << "sizes " << got.size() << " vs " << want.size();
-  double worst = 0;
-  size_t at = 0;
-  if (scale <= 0) {
-    scale = 1e-30;
-    for (size_t k = 0; k < want.size(); ++k) scale = std::max(scale, std::abs(double(want[k])));
-  }
-  for (size_t k = 0; k < want.size(); ++k) {
-    const double d = std::abs(double(got[k]) - double(want[k]));
-    if (std::isnan(d)) return ::testing::AssertionFailure() << "NaN at " << k;
-    if (d > worst) worst = d, at = k;
-  }
-  if (worst <= tol * scale) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << "max diff " << worst << " at " << at << " (got " << got[at] << ", want " << want[at]
-         << "), scale " << scale << ", relative " << worst / scale << " > tol " << tol;
+  return testing::within_scale(got, want, tol, scale > 0 ? scale : testing::max_abs(want));
 }
 
 // |got - want| <= atol + rtol |want| for every element; NaN always fails.
@@ -397,7 +372,7 @@ TEST(BatchNormOp, TrainGradientsMatchFiniteDifferences) {
     double eps;
   };
   for (Case c : {Case{2, 3, 5, 1e-5}, Case{4, 2, 1, 0.8}, Case{1, 2, 3, 1e-5}}) {
-    SCOPED_TRACE(testing::Message()
+    SCOPED_TRACE(::testing::Message()
                  << "N" << c.N << " C" << c.C << " HW" << c.HW << " eps " << c.eps);
     const BatchNormGeom g{c.N, c.C, c.HW};
     const int64_t n = c.N * c.C * c.HW;
@@ -570,7 +545,7 @@ double bce_logits_d(const VecD& x, const VecD& t) {
 
 TEST(Loss, BceMatchesTheFormulaAndItsDerivative) {
   for (int64_t n : {1, 3, 64}) {
-    SCOPED_TRACE(testing::Message() << "n " << n);
+    SCOPED_TRACE(::testing::Message() << "n " << n);
     Rng rng(41);
     const Vec p = uniform(rng, n, 0.02, 0.98);
     Vec t = uniform(rng, n, 0.0, 1.0);  // soft targets too
@@ -626,7 +601,7 @@ TEST(Loss, BceRefusesNonProbabilities) {
 
 TEST(Loss, BceWithLogitsMatchesTheFormulaAndItsDerivative) {
   for (int64_t n : {1, 3, 64}) {
-    SCOPED_TRACE(testing::Message() << "n " << n);
+    SCOPED_TRACE(::testing::Message() << "n " << n);
     Rng rng(42);
     const Vec x = randn(rng, n, 0.f, 4.f);
     Vec t = uniform(rng, n, 0.0, 1.0);
@@ -676,7 +651,7 @@ using Vec = std::vector<float>;
 TEST(Adam, FastEqualsReferenceBitForBit) {
   for (double wd : {0.0, 0.01}) {
     for (int64_t n : {1, 7, 8, 1001, 40000 + 3}) {
-      SCOPED_TRACE(testing::Message() << "n " << n << " weight_decay " << wd);
+      SCOPED_TRACE(::testing::Message() << "n " << n << " weight_decay " << wd);
       AdamOptions o;
       o.weight_decay = wd;
       Adam ref(n, o), fast(n, o);
@@ -705,7 +680,7 @@ TEST(Adam, MatchesTheTextbookUpdateInDouble) {
   // m_t = b1 m + (1-b1) g; v_t = b2 v + (1-b2) g^2;
   // p -= lr / (1 - b1^t) * m_t / (sqrt(v_t) / sqrt(1 - b2^t) + eps), with g += wd p first.
   for (double wd : {0.0, 0.1}) {
-    SCOPED_TRACE(testing::Message() << "weight_decay " << wd);
+    SCOPED_TRACE(::testing::Message() << "weight_decay " << wd);
     const int64_t n = 257;
     AdamOptions o;
     o.lr = 1e-3;

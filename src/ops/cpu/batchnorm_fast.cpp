@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "dcgan/error.hpp"
@@ -110,6 +111,30 @@ struct Units {
   int64_t first_channel(int64_t u) const { return B ? (u % per_sample) * B : u % per_sample; }
 };
 
+// Blocked layouts: adds to s1[c0 + j], s2[c0 + j] (the unit's B channels) the sums over its HW
+// pixels of two per-value terms, terms(o, v) = {t1, t2} for the 8 channels at offset o (vector v
+// of the pixel): float sums over runs of kRun pixels, added up in double. The forward pass sums
+// x - K and (x - K)^2, the backward pass dy and dy (x - mean).
+template <int B, class Terms>
+inline void blocked_channel_sums(int64_t HW, int64_t c0, double* s1, double* s2, Terms&& terms) {
+  constexpr int V = B / 8;
+  double a1[B] = {}, a2[B] = {};
+  for (int64_t i0 = 0; i0 < HW; i0 += kRun) {
+    const int64_t i1 = std::min(HW, i0 + kRun);
+    v8f f1[V] = {}, f2[V] = {};
+    for (int64_t i = i0; i < i1; ++i)
+#pragma GCC unroll 2
+      for (int v = 0; v < V; ++v) {
+        const auto [t1, t2] = terms(i * B + 8 * v, v);
+        f1[v] += t1;
+        f2[v] += t2;
+      }
+    for (int v = 0; v < V; ++v)
+      for (int j = 0; j < 8; ++j) a1[8 * v + j] += f1[v][j], a2[8 * v + j] += f2[v][j];
+  }
+  for (int j = 0; j < B; ++j) s1[c0 + j] += a1[j], s2[c0 + j] += a2[j];
+}
+
 // One unit (a plane, or a block of B channels over HW positions) of the normalisation both
 // forward passes end with: y = act((x - m[c]) * a[c] + b[c]) for the unit's channels from c0.
 template <int B, int A>
@@ -170,26 +195,14 @@ void forward_train(const BatchNormGeom& g, const float* x, const float* gamma, c
         s1[c0] += a1;
         s2[c0] += a2;
       } else {
-        // Float sums over runs of kRun pixels, added up in double.
         constexpr int V = B / 8;
         v8f k[V];
-        double a1[B] = {}, a2[B] = {};
         for (int v = 0; v < V; ++v)
           for (int j = 0; j < 8; ++j) k[v][j] = static_cast<float>(K[c0 + 8 * v + j]);
-        for (int64_t i0 = 0; i0 < HW; i0 += kRun) {
-          const int64_t i1 = std::min(HW, i0 + kRun);
-          v8f f1[V] = {}, f2[V] = {};
-          for (int64_t i = i0; i < i1; ++i)
-#pragma GCC unroll 2
-            for (int v = 0; v < V; ++v) {
-              const v8f d = load8(xp + i * B + 8 * v) - k[v];
-              f1[v] += d;
-              f2[v] += d * d;
-            }
-          for (int v = 0; v < V; ++v)
-            for (int j = 0; j < 8; ++j) a1[8 * v + j] += f1[v][j], a2[8 * v + j] += f2[v][j];
-        }
-        for (int j = 0; j < B; ++j) s1[c0 + j] += a1[j], s2[c0 + j] += a2[j];
+        blocked_channel_sums<B>(HW, c0, s1, s2, [&](int64_t o, int v) {
+          const v8f d = load8(xp + o) - k[v];
+          return std::pair{d, d * d};
+        });
       }
     }
 #pragma omp for schedule(static)
@@ -275,27 +288,14 @@ void backward(const BatchNormGeom& g, const float* x, const float* dy, const flo
         sdy[c0] += a1;
         sdyx[c0] += a2;
       } else {
-        // Float sums over runs of kRun pixels, added up in double.
         constexpr int V = B / 8;
         v8f m[V];
-        double a1[B] = {}, a2[B] = {};
         for (int v = 0; v < V; ++v) m[v] = load8(save_mean + c0 + 8 * v);
         const v8f sl = splat8(slope);
-        for (int64_t i0 = 0; i0 < HW; i0 += kRun) {
-          const int64_t i1 = std::min(HW, i0 + kRun);
-          v8f f1[V] = {}, f2[V] = {};
-          for (int64_t i = i0; i < i1; ++i)
-#pragma GCC unroll 2
-            for (int v = 0; v < V; ++v) {
-              const int64_t o = i * B + 8 * v;
-              const v8f d = act_bwd8<A>(load8(zp + o), load8(dp + o), sl);
-              f1[v] += d;
-              f2[v] += d * (load8(xp + o) - m[v]);
-            }
-          for (int v = 0; v < V; ++v)
-            for (int j = 0; j < 8; ++j) a1[8 * v + j] += f1[v][j], a2[8 * v + j] += f2[v][j];
-        }
-        for (int j = 0; j < B; ++j) sdy[c0 + j] += a1[j], sdyx[c0 + j] += a2[j];
+        blocked_channel_sums<B>(HW, c0, sdy, sdyx, [&](int64_t o, int v) {
+          const v8f d = act_bwd8<A>(load8(zp + o), load8(dp + o), sl);
+          return std::pair{d, d * (load8(xp + o) - m[v])};
+        });
       }
     }
 #pragma omp for schedule(static)

@@ -244,8 +244,10 @@ class OnednnConv final : public ConvOp {
   const std::string& info() const { return info_; }
 
  private:
-  void build_conv();
-  void build_deconv();
+  // The three passes' primitive descriptors (Conv2d: the convolution_* primitives; ConvTranspose2d:
+  // deconvolution_*), then their ports and steps.
+  template <class Fwd, class BwdData, class BwdWeights>
+  void build(dnnl::algorithm alg);
   // Ports, bias memories and steps from the three primitive descriptors (conv or deconv).
   template <class Fwd>
   void build_forward(const typename Fwd::primitive_desc& fwd);
@@ -354,12 +356,15 @@ OnednnConv::OnednnConv(const ConvGeom& g) : ConvOp(g) {
                                          g.kernel, g.stride, g.padding, g.x_block}
                         : FewChannelGeom{g.N, g.C_out, g.Ho(), g.Wo(), g.C_in, g.H, g.W,
                                          g.kernel, g.stride, g.padding, geom_.y_block};
-      few_w_.resize(size_t(g.C_in * g.C_out * g.kernel * g.kernel));
+      if (few_fwd_ || few_bwd_data_) few_w_.resize(size_t(g.C_in * g.C_out * g.kernel * g.kernel));
     }
+    using namespace dnnl;
     if (g.transposed)
-      build_deconv();
+      build<deconvolution_forward, deconvolution_backward_data, deconvolution_backward_weights>(
+          algorithm::deconvolution_direct);
     else
-      build_conv();
+      build<convolution_forward, convolution_backward_data, convolution_backward_weights>(
+          algorithm::convolution_direct);
   } catch (const dnnl::error& e) {
     throw Error(fmt::format("[{}] oneDNN could not prepare N={} C_in={} H={} W={} C_out={} k={} "
                             "s={} p={} op={}: {}",
@@ -403,31 +408,37 @@ int OnednnConv::choose_y_block() const {
   return 0;
 }
 
-void OnednnConv::build_conv() {
+template <class Fwd, class BwdData, class BwdWeights>
+void OnednnConv::build(dnnl::algorithm alg) {
   using namespace dnnl;
   const ConvGeom& g = geom_;
+  // padding_r = padding. A convolution: oneDNN checks Ho == (H + pl + pr - k) / s + 1 with floor
+  // division, exactly PyTorch's formula. A deconvolution: oneDNN checks its shape in the
+  // convolution direction, H == (Ho + pl + pr - k) / s + 1 (floor); with pl = pr = padding this
+  // holds for every output_padding < stride, and output positions depend on pl only, as in
+  // PyTorch.
   const memory::dims strides{g.stride, g.stride}, pad{g.padding, g.padding};
   const auto attr = user_scratchpad_attr();
-  const auto alg = algorithm::convolution_direct;
-  // padding_r = padding: oneDNN checks Ho == (H + pl + pr - k) / s + 1 with floor division,
-  // exactly PyTorch's formula.
-  using FwdPD = convolution_forward::primitive_desc;
-  using BwdDataPD = convolution_backward_data::primitive_desc;
+  // A transposed conv's forward has no bias in the primitive: add_bias adds it (see
+  // fwd_bias_in_primitive_).
+  fwd_bias_in_primitive_ = g.has_bias && !g.transposed;
+  const memory::desc fwd_b = fwd_bias_in_primitive_ ? b_md_ : memory::desc();
+  using FwdPD = typename Fwd::primitive_desc;
+  using BwdDataPD = typename BwdData::primitive_desc;
+  using BwdWeightsPD = typename BwdWeights::primitive_desc;
   const auto fwd = choose_layouts<FwdPD>(
       [&](const Layouts& L) {
-        return FwdPD({prop_kind::forward_training, alg, L.x, L.w, b_md_, L.y, strides, pad, pad},
+        return FwdPD({prop_kind::forward_training, alg, L.x, L.w, fwd_b, L.y, strides, pad, pad},
                      attr, cpu_engine());
       },
       [&](const FwdPD& pd) { return padded(pd.dst_desc(), plain_.y); }, exchange(), any_,
       plain_);
-  fwd_bias_in_primitive_ = g.has_bias;
   const auto bwd_data = choose_layouts<BwdDataPD>(
       [&](const Layouts& L) {
         return BwdDataPD({alg, L.x, L.w, L.y, strides, pad, pad}, attr, cpu_engine(), fwd);
       },
       [&](const BwdDataPD& pd) { return padded(pd.diff_src_desc(), plain_.x); }, exchange(),
       any_, plain_);
-  using BwdWeightsPD = convolution_backward_weights::primitive_desc;
   const auto bwd_w = choose_layouts<BwdWeightsPD>(
       [&](const Layouts& L) {
         return BwdWeightsPD({alg, L.x, L.w, b_md_, L.y, strides, pad, pad}, attr, cpu_engine(),
@@ -435,46 +446,7 @@ void OnednnConv::build_conv() {
       },
       [&](const BwdWeightsPD& pd) { return reads_padded(pd); }, exchange(), any_,
       channels_last_);
-  build_passes<convolution_forward, convolution_backward_data, convolution_backward_weights>(
-      fwd, bwd_data, bwd_w);
-}
-
-void OnednnConv::build_deconv() {
-  using namespace dnnl;
-  const ConvGeom& g = geom_;
-  // oneDNN checks the deconvolution's shape in the convolution direction,
-  // H == (Ho + pl + pr - k) / s + 1 (floor); with pl = pr = padding this holds for every
-  // output_padding < stride, and output positions depend on pl only, as in PyTorch.
-  const memory::dims strides{g.stride, g.stride}, pad{g.padding, g.padding};
-  const auto attr = user_scratchpad_attr();
-  const auto alg = algorithm::deconvolution_direct;
-  using FwdPD = deconvolution_forward::primitive_desc;
-  using BwdDataPD = deconvolution_backward_data::primitive_desc;
-  const auto fwd = choose_layouts<FwdPD>(
-      [&](const Layouts& L) {
-        return FwdPD({prop_kind::forward_training, alg, L.x, L.w, memory::desc(), L.y, strides,
-                      pad, pad},
-                     attr, cpu_engine());  // no bias: see fwd_bias_in_primitive_
-      },
-      [&](const FwdPD& pd) { return padded(pd.dst_desc(), plain_.y); }, exchange(), any_,
-      plain_);
-  fwd_bias_in_primitive_ = false;  // added by add_bias
-  const auto bwd_data = choose_layouts<BwdDataPD>(
-      [&](const Layouts& L) {
-        return BwdDataPD({alg, L.x, L.w, L.y, strides, pad, pad}, attr, cpu_engine(), fwd);
-      },
-      [&](const BwdDataPD& pd) { return padded(pd.diff_src_desc(), plain_.x); }, exchange(),
-      any_, plain_);
-  using BwdWeightsPD = deconvolution_backward_weights::primitive_desc;
-  const auto bwd_w = choose_layouts<BwdWeightsPD>(
-      [&](const Layouts& L) {
-        return BwdWeightsPD({alg, L.x, L.w, b_md_, L.y, strides, pad, pad}, attr, cpu_engine(),
-                            fwd);
-      },
-      [&](const BwdWeightsPD& pd) { return reads_padded(pd); }, exchange(), any_,
-      channels_last_);
-  build_passes<deconvolution_forward, deconvolution_backward_data,
-               deconvolution_backward_weights>(fwd, bwd_data, bwd_w);
+  build_passes<Fwd, BwdData, BwdWeights>(fwd, bwd_data, bwd_w);
 }
 
 template <class Fwd>
