@@ -17,6 +17,13 @@
 #define stbi_info dcgan_stbi_info_unchecked
 #define stbi_info_from_file dcgan_stbi_info_from_file_unchecked
 #define stbi_info_from_memory dcgan_stbi_info_from_memory_unchecked
+// Zeroed allocations: stb 2.27 reads parts of its JPEG decoder state that a malformed file never
+// sets (see "Scans that use a Huffman table" below); zeroed, they read the same in every process
+// instead of whatever the heap held. (Its buffers grown by realloc are written before they are
+// read.) The cost is one memset per allocation, small against decoding.
+#define STBI_MALLOC(sz) std::calloc(1, sz)
+#define STBI_REALLOC(p, newsz) std::realloc(p, newsz)
+#define STBI_FREE(p) std::free(p)
 #define STB_IMAGE_IMPLEMENTATION
 #include <stb_image.h>
 #undef stbi_load
@@ -61,10 +68,42 @@ static unsigned char* dcgan_stbiw_zlib_compress(unsigned char* data, int data_le
 // parse DHT segments, so every entry point above runs this check first. Found by
 // fuzz/fuzz_image.cpp (regression: fuzz/regressions/image/jpeg_dht_more_than_256_codes).
 //
+// Scans that use a Huffman table the file never defined. stb 2.27 decodes them with whatever its
+// decoder state holds in that table's place: memory it does not initialise, so what a malloc
+// returns, e.g. the tables of an image decoded earlier in the process. A symbol index computed
+// from such a table can be negative (found by fuzz/fuzz_image.cpp as a read before
+// stbi__huffman::values in a progressive AC scan, after thousands of other inputs; regression:
+// fuzz/regressions/image/jpeg_scan_uses_undefined_huffman_table). A JPEG must define a table
+// before a scan uses it (ITU T.81 B.2.4.2), so the walk refuses such a scan; the decoder's
+// allocations are zeroed too (STBI_MALLOC above), so that nothing it reads depends on the heap.
+//
 // The walk follows stb's own marker parsing (fill bytes, junk between markers, segment lengths, scan
-// data up to the first marker other than FF00 / RSTn) and looks at least at every DHT stb would
-// read. Returns nullptr when the bytes are not a JPEG or hold no such table.
+// data up to the first marker other than FF00 / RSTn) and looks at least at every DHT and SOS stb
+// would read. Returns nullptr when the bytes are not a JPEG or hold no such table or scan.
 namespace {
+
+// The tables a scan (SOS segment at `q`, `len` bytes with the length field) decodes with: the DC
+// table of each component in a first DC pass (Ss = 0, Ah = 0; every baseline scan), the AC table
+// in a pass over AC coefficients (Se > 0; every baseline scan). Refinement passes of the DC
+// coefficient read raw bits only.
+const char* dcgan_jpeg_scan_check(const unsigned char* p, size_t n, size_t q, size_t len, bool progressive,
+                                  const bool (&defined)[2][4]) {
+  const size_t end = std::min(n, q + len);
+  if (q + 3 > end) return nullptr;  // stb refuses a short scan header itself
+  const size_t ns = p[q + 2];
+  const size_t spec = q + 3 + 2 * ns;  // Ss, Se, Ah/Al
+  if (spec + 3 > end) return nullptr;
+  const int ss = p[spec], se = p[spec + 1], ah = p[spec + 2] >> 4;
+  const bool dc = !progressive || (ss == 0 && ah == 0);
+  const bool ac = !progressive || se > 0;
+  for (size_t c = 0; c < ns; ++c) {
+    const int td = p[q + 4 + 2 * c] >> 4, ta = p[q + 4 + 2 * c] & 15;
+    if (td > 3 || ta > 3) return nullptr;  // stb refuses these ids itself
+    if ((dc && !defined[0][td]) || (ac && !defined[1][ta]))
+      return "a scan uses a Huffman table the file does not define";
+  }
+  return nullptr;
+}
 
 const char* dcgan_jpeg_check(const unsigned char* p, size_t n) {
   size_t i = 0;
@@ -72,7 +111,8 @@ const char* dcgan_jpeg_check(const unsigned char* p, size_t n) {
   while (i < n && p[i] == 0xFF) ++i;
   if (i >= n || p[i] != 0xD8) return nullptr;  // no SOI: stb will not take it for a JPEG
   ++i;
-  bool in_scan = false;
+  bool in_scan = false, progressive = false;
+  bool defined[2][4] = {};  // Huffman tables defined so far: [DC, AC][id]
   while (i < n) {
     if (p[i++] != 0xFF) continue;  // scan data, or junk stb skips between markers
     while (i < n && p[i] == 0xFF) ++i;
@@ -91,11 +131,16 @@ const char* dcgan_jpeg_check(const unsigned char* p, size_t n) {
         int codes = 0;  // stb reads bytes past the end as 0
         for (size_t k = 1; k <= 16 && q + k < n; ++k) codes += p[q + k];
         if (codes > 256) return "bad Huffman table (more than 256 codes)";
+        if ((p[q] >> 4) <= 1 && (p[q] & 15) <= 3) defined[p[q] >> 4][p[q] & 15] = true;
         q += 17 + size_t(codes);
         left -= 17 + codes;
       }
     }
-    if (m == 0xDA) in_scan = true;
+    if (m == 0xC2) progressive = true;  // SOF2, the progressive frame stb decodes
+    if (m == 0xDA) {
+      if (const char* why = dcgan_jpeg_scan_check(p, n, i, len, progressive, defined)) return why;
+      in_scan = true;
+    }
     i += len;
   }
   return nullptr;
