@@ -39,6 +39,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 static unsigned char* dcgan_stbiw_zlib_compress(unsigned char* data, int data_len, int* out_len, int quality) {
   uLongf cap = compressBound(static_cast<uLong>(data_len));
@@ -174,20 +175,39 @@ const char* dcgan_pnm_check(const unsigned char* p, size_t n) {
   return nullptr;
 }
 
+// PNG IDAT chunks longer than the file. stb 2.27 grows its compressed-data buffer to a chunk's
+// declared length (up to 2^31 bytes) before reading it, so a 100-byte file could make it allocate
+// 2 GB and then fail with "outofdata" (found by fuzz/fuzz_image.cpp as an out-of-memory;
+// regression: fuzz/regressions/image/png_idat_longer_than_file). The walk follows stb's chunk
+// loop (length, type, data, CRC) and refuses such a chunk before stb sees it.
+const char* dcgan_png_check(const unsigned char* p, size_t n) {
+  static const unsigned char kSig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  if (n < 8 || std::memcmp(p, kSig, 8) != 0) return nullptr;
+  for (size_t i = 8; i + 8 <= n;) {
+    const size_t len = size_t(p[i]) << 24 | size_t(p[i + 1]) << 16 | size_t(p[i + 2]) << 8 | p[i + 3];
+    if (std::memcmp(p + i + 4, "IDAT", 4) == 0 && len > n - (i + 8))
+      return "truncated PNG (an IDAT chunk claims more bytes than the file holds)";
+    if (std::memcmp(p + i + 4, "IEND", 4) == 0) break;
+    i += 12 + len;
+  }
+  return nullptr;
+}
+
 const char* dcgan_header_check(const unsigned char* p, size_t n) {
-  const char* why = dcgan_jpeg_check(p, n);
-  return why ? why : dcgan_pnm_check(p, n);
+  for (auto check : {dcgan_jpeg_check, dcgan_pnm_check, dcgan_png_check})
+    if (const char* why = check(p, n)) return why;
+  return nullptr;
 }
 
 // Runs dcgan_header_check on the bytes of `f` from its current position to the end (only the first
-// few when they start like neither a JPEG nor a PNM), with the position restored.
+// few when they start like neither a JPEG, a PNM nor a PNG), with the position restored.
 bool dcgan_file_header_ok(FILE* f) {
   long pos = std::ftell(f);
   if (pos < 0) return true;
   std::vector<unsigned char> bytes(4096);
   size_t got = std::fread(bytes.data(), 1, bytes.size(), f);
   bytes.resize(got);
-  if (got >= 2 && (bytes[0] == 0xFF || bytes[0] == 'P')) {  // JPEG or PNM: the whole file
+  if (got >= 2 && (bytes[0] == 0xFF || bytes[0] == 'P' || bytes[0] == 0x89)) {  // JPEG, PNM, PNG: the whole file
     std::vector<unsigned char> buf(1 << 16);
     while (size_t k = std::fread(buf.data(), 1, buf.size(), f)) bytes.insert(bytes.end(), buf.data(), buf.data() + k);
   }
