@@ -13,9 +13,10 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libdnnl-dev libopenblas-dev libstb-dev zlib1g-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3-torch python3-numpy python3-scipy
+  python3-torch python3-numpy python3-scipy python3-pil
   dataset-fashion-mnist
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev libomp-14-dev
+  ocl-icd-opencl-dev
 )
 # npm: Debian's nodejs/npm only when no npm is on the PATH (a machine may have Node.js from
 # elsewhere, which Debian's npm package conflicts with).
