@@ -22,13 +22,17 @@ class ImageGenerator {
   // (n, latent_dim) drawn from N(0, 1) with dcgan::Rng(seed).
   Tensor random_latents(int64_t n, uint64_t seed) const;
   // z: (N, latent_dim) -> (N, C, H, W) in [-1, 1], run in batches of at most batch_size.
-  // Throws dcgan::Error when z's shape does not fit the model.
+  // Throws dcgan::Error when z's shape does not fit the model or a value is not finite.
   Tensor generate(const Tensor& z, int64_t batch_size = 64);
 
  private:
   ModelConfig config_;
   std::unique_ptr<Sequential> net_;
 };
+
+// Throws Error (a FileError naming `source` when it is not empty) unless z is (N >= 1, latent_dim)
+// and every value is finite: a NaN latent would give a black image, not an error.
+void check_latents(const Tensor& z, int64_t latent_dim, const std::string& source = "");
 
 // Interpolation between two latent vectors a, b (latent_dim) in `steps` points (ends included):
 // linear, or spherical (slerp; falls back to linear when a and b are nearly parallel).

@@ -4,6 +4,7 @@
 #include "cli/commands.hpp"
 #include "dcgan/error.hpp"
 #include "dcgan/io/safetensors.hpp"
+#include "dcgan/models/checkpoint.hpp"
 #include "dcgan/models/config.hpp"
 
 namespace dcgan::cli {
@@ -12,11 +13,16 @@ void add_info(CLI::App& app) {
   auto* cmd = app.add_subcommand("info", "Print a checkpoint's configuration, training state and tensors");
   auto path = std::make_shared<std::string>();
   auto all = std::make_shared<bool>(false);
-  cmd->add_option("file", *path, "A .safetensors checkpoint")->required();
+  auto* pos = cmd->add_option("file", *path, "A .safetensors checkpoint, or a run directory");
+  auto* named = cmd->add_option("--checkpoint", *path, "The same, as an option (as sample and eval take it)");
+  pos->excludes(named);
   cmd->add_flag("--all", *all, "List optimizer tensors too");
   cmd->callback([path, all] {
-    SafeTensors st = read_safetensors_header(*path);
-    fmt::print("{}\n", *path);
+    if (path->empty())
+      throw ConfigError("dcgan info: no checkpoint given", "dcgan info FILE.safetensors (or --checkpoint FILE, or a run directory)");
+    const std::string file = find_checkpoint(*path);
+    SafeTensors st = read_safetensors_header(file);
+    fmt::print("{}\n", file);
     try {
       fmt::print("model: {}\n", ModelConfig::from_metadata(st.metadata).summary());
     } catch (const Error& e) {

@@ -1,11 +1,14 @@
 // dcgan interpolate: walk the latent space between seeds or given latent vectors.
 #include <cstring>
 
+#include <fmt/ranges.h>
+
 #include "cli/commands.hpp"
 #include "dcgan/error.hpp"
 #include "dcgan/generator.hpp"
 #include "dcgan/io/image.hpp"
 #include "dcgan/io/npy.hpp"
+#include "dcgan/models/checkpoint.hpp"
 #include "dcgan/rng.hpp"
 
 namespace dcgan::cli {
@@ -19,33 +22,41 @@ void add_interpolate(CLI::App& app) {
     int steps = 8, threads = 0, delay_cs = 8;
   };
   auto o = std::make_shared<Opts>();
-  cmd->add_option("--checkpoint", o->ckpt, "A .safetensors checkpoint")->required();
-  auto* s = cmd->add_option("--seeds", o->seeds, "Key points as seeds: each seed's N(0,1) latent (at least 2)")
-                ->delimiter(',');
-  auto* l = cmd->add_option("--latents", o->latents, "Key points as a .npy (K, latent_dim), K >= 2");
+  cmd->add_option("--checkpoint", o->ckpt, "A .safetensors checkpoint, or a run directory")->required();
+  auto* s = cmd->add_option("--seeds", o->seeds,
+                            "Key points as seeds, at least 2, comma-separated: each seed's N(0,1) latent, as "
+                            "dcgan sample -n 1 --seed S makes it [default: 0,1]")
+                ->delimiter(',')->check(kNonNegativeInteger);
+  auto* l = cmd->add_option("--latents", o->latents, "Key points as a .npy (K, latent_dim), K >= 2, finite");
   s->excludes(l);
-  cmd->add_option("--steps", o->steps, "Points per pair, ends included")->capture_default_str();
+  cmd->add_option("--steps", o->steps, "Points per pair, ends included, 2 to 10000")
+      ->check(CLI::Range(2, 10000))->capture_default_str();
   cmd->add_option("--method", o->method, "slerp (spherical) or linear")
       ->check(CLI::IsMember({"slerp", "linear"}))->capture_default_str();
   cmd->add_option("--grid", o->grid, "PNG grid: one row per pair of key points");
   cmd->add_option("--gif", o->gif, "Animated GIF through all key points");
-  cmd->add_option("--delay", o->delay_cs, "GIF frame delay in 1/100 s")->capture_default_str();
+  cmd->add_option("--delay", o->delay_cs, "GIF frame delay in 1/100 s, 1 to 65535")
+      ->check(CLI::Range(1, 65535))->capture_default_str();
   cmd->add_option("--npy", o->npy, "Raw outputs (P, C, H, W) as .npy");
-  cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->capture_default_str();
-  cmd->callback([o] {
+  add_threads_option(cmd, o->threads);
+  cmd->callback([o, s] {
     if (o->grid.empty() && o->gif.empty() && o->npy.empty())
       throw ConfigError("dcgan interpolate: nothing to write", "give --grid OUT.png, --gif OUT.gif or --npy OUT.npy");
     set_num_threads(o->threads);
-    ImageGenerator gen(o->ckpt);
+    if (s->count() > 0 && o->seeds.size() < 2)
+      throw ConfigError(fmt::format("invalid option --seeds {}: give at least 2 seeds to walk between",
+                                    fmt::join(o->seeds, ",")),
+                        "e.g. --seeds 1,2 (or --seeds 1,2,3 for a walk through three points)");
+    ImageGenerator gen(find_checkpoint(o->ckpt));
     const int64_t L = gen.config().latent_dim;
     Tensor keys;
     if (!o->latents.empty()) {
       keys = read_npy(o->latents);
-      if (keys.ndim() != 2 || keys.dim(1) != L || keys.dim(0) < 2)
-        throw FileError(o->latents, fmt::format("key points have shape {}; expected (K >= 2, {})",
-                                                shape_str(keys.shape()), L));
+      check_latents(keys, L, o->latents);
+      if (keys.dim(0) < 2)
+        throw FileError(o->latents, fmt::format("holds {} key point; interpolation needs at least 2", keys.dim(0)));
     } else {
-      if (o->seeds.size() < 2) o->seeds = {0, 1};
+      if (o->seeds.empty()) o->seeds = {0, 1};
       keys = Tensor({int64_t(o->seeds.size()), L});
       for (size_t i = 0; i < o->seeds.size(); ++i) {
         Tensor z = gen.random_latents(1, o->seeds[i]);

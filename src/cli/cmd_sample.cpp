@@ -6,6 +6,7 @@
 #include "dcgan/generator.hpp"
 #include "dcgan/io/image.hpp"
 #include "dcgan/io/npy.hpp"
+#include "dcgan/models/checkpoint.hpp"
 #include "dcgan/rng.hpp"
 
 namespace dcgan::cli {
@@ -19,29 +20,29 @@ void add_sample(CLI::App& app) {
     int nrow = 8, threads = 0;
   };
   auto o = std::make_shared<Opts>();
-  cmd->add_option("--checkpoint", o->ckpt, "A .safetensors checkpoint (ours, or a PyTorch export)")->required();
-  auto* lat = cmd->add_option("--latents", o->latents, "Latent vectors: .npy float32 (N, latent_dim)");
-  auto* n = cmd->add_option("-n,--num", o->n, "Number of random latents (N(0,1))")->capture_default_str();
-  cmd->add_option("--seed", o->seed, "Seed of the random latents")->capture_default_str();
+  cmd->add_option("--checkpoint", o->ckpt,
+                  "A .safetensors checkpoint (ours, or a PyTorch export), or a run directory (its "
+                  "checkpoints/latest.safetensors)")->required();
+  auto* lat = cmd->add_option("--latents", o->latents, "Latent vectors: .npy float32 (N, latent_dim), finite");
+  auto* n = cmd->add_option("-n,--num", o->n, "Number of random latents (N(0,1))")
+                ->check(CLI::Range(int64_t(1), int64_t(1) << 24))->capture_default_str();
+  cmd->add_option("--seed", o->seed, "Seed of the random latents")->check(kNonNegativeInteger)->capture_default_str();
   lat->excludes(n);
   cmd->add_option("--npy", o->npy, "Write raw outputs (N, C, H, W) in [-1, 1] as .npy");
   cmd->add_option("--grid", o->grid, "Write a PNG grid");
-  cmd->add_option("--nrow", o->nrow, "Images per grid row")->capture_default_str();
+  cmd->add_option("--nrow", o->nrow, "Images per grid row")->check(CLI::Range(1, 4096))->capture_default_str();
   cmd->add_option("--out-dir", o->out_dir, "Write one PNG per image (000000.png, ...)");
   cmd->add_option("--save-latents", o->save_latents, "Also write the latents used as .npy");
-  cmd->add_option("--batch-size", o->batch, "Generation batch size")->capture_default_str();
-  cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->capture_default_str();
+  cmd->add_option("--batch-size", o->batch, "Generation batch size")
+      ->check(CLI::Range(int64_t(1), int64_t(65536)))->capture_default_str();
+  add_threads_option(cmd, o->threads);
   cmd->callback([o] {
     if (o->npy.empty() && o->grid.empty() && o->out_dir.empty())
       throw ConfigError("dcgan sample: nothing to write", "give --npy OUT.npy, --grid OUT.png or --out-dir DIR");
     set_num_threads(o->threads);
-    ImageGenerator gen(o->ckpt);
+    ImageGenerator gen(find_checkpoint(o->ckpt));
     Tensor z = o->latents.empty() ? gen.random_latents(o->n, o->seed) : read_npy(o->latents);
-    if (!o->latents.empty() && (z.ndim() != 2 || z.dim(1) != gen.config().latent_dim))
-      throw FileError(o->latents,
-                      fmt::format("latents have shape {}, but the generator in {} expects (N, {})",
-                                  shape_str(z.shape()), o->ckpt, gen.config().latent_dim),
-                      "write latents as float32 .npy of shape (N, latent_dim)");
+    if (!o->latents.empty()) check_latents(z, gen.config().latent_dim, o->latents);
     Tensor img = gen.generate(z, o->batch);
     if (!o->save_latents.empty()) write_npy(o->save_latents, z);
     if (!o->npy.empty()) write_npy(o->npy, img);

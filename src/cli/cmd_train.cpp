@@ -1,92 +1,218 @@
 // dcgan train: train a DCGAN on images; --resume DIR continues a run exactly.
-#include <csignal>
+//
+// Defaults come from the library (TrainConfig, the architecture table in models/config.hpp): this
+// file only sets what the user gave, so the CLI and the library cannot drift apart.
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include <fmt/ranges.h>
 
 #include "cli/commands.hpp"
+#include "dcgan/data/dataset.hpp"
 #include "dcgan/error.hpp"
 #include "dcgan/train/trainer.hpp"
 
 namespace dcgan::cli {
 
+namespace {
+
+// "seed 16, dcgan 64": an architecture-dependent default for --help.
+template <class F>
+std::string per_arch(F field) {
+  std::string s;
+  for (const ArchDefaults& a : architectures()) s += fmt::format("{}{} {}", s.empty() ? "" : ", ", a.name, field(a));
+  return s;
+}
+
+// What the user typed, before defaults are applied.
+struct TrainArgs {
+  TrainConfig defaults;  // for the help text only (the default architecture's row)
+  std::string data, out, resume, arch = std::string(kDefaultArch.name), features;
+  int img_size = 0, channels = 0, latent = 0, ngf = 0, ndf = 0, kernel = 0, batch = 0, threads = 0, keep = 0;
+  float d_bn_eps = 0, g_bn_eps = 0;
+  double lr = 0, lr_g = 0, lr_d = 0, beta1 = 0, beta2 = 0, smoothing = 0;
+  int64_t epochs = 0, steps = 0, log_every = 0, sample_every = 0, checkpoint_every = 0, eval_every = 0,
+          eval_samples = 0;
+  uint64_t seed = 0;
+  bool deterministic = false, strict = false, quiet = false;
+};
+
+// The channels to train with when --channels is not given: colour data trains in colour; gray
+// data at the architecture's default (seed 1; dcgan 3, replicating gray into RGB as the paper's
+// networks take). The choice and its reason are printed.
+int choose_channels(const std::string& data, const ArchDefaults& arch, bool quiet) {
+  const SourceInfo info = probe_source(data);
+  int c = info.channels == 3 ? 3 : arch.channels;
+  if (!quiet) {
+    if (info.channels == 3)
+      fmt::print(stderr, "channels: 3 (colour images in {}; --channels 1 trains in gray)\n", data);
+    else if (c == 3)
+      fmt::print(stderr, "channels: 3 (the {} architecture's default; the gray images are replicated to RGB; "
+                         "--channels 1 trains in gray)\n", arch.name);
+    else
+      fmt::print(stderr, "channels: 1 (gray images in {}; --channels 3 replicates them to RGB)\n", data);
+  }
+  return c;
+}
+
+}  // namespace
+
 void add_train(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "Train a DCGAN (default: the seed model, 32x32, on Fashion-MNIST)");
-  struct Opts {
-    TrainConfig cfg;
-    std::string arch = "seed";
-    std::string resume;
-    int img_size = 32, channels = 1, latent = 100, ngf = 0, ndf = 0, kernel = 4;
-    float d_bn_eps = 0, g_bn_eps = 0;
-    double lr = 0, lr_g = 2e-4, lr_d = 2e-4, beta1 = 0.5, beta2 = 0.999, smoothing = 0;
-    int64_t epochs = -1, steps = 0;
+  auto o = std::make_shared<TrainArgs>();
+  const TrainConfig& d = o->defaults;
+  const GanOptions& g = d.gan;
+  std::map<std::string, CLI::Option*> opt;
+  auto add = [&](const std::string& name, auto& var, const std::string& help) {
+    opt[name] = cmd->add_option(name, var, help);
+    return opt[name];
   };
-  auto o = std::make_shared<Opts>();
-  cmd->add_option("--data", o->cfg.data,
-                  "fashion-mnist | mnist | emoji | an IDX file (.gz or raw) | a folder of PNG/JPEG images | "
-                  "a CIFAR-10 .bin batch or folder | a .npy array")->capture_default_str();
-  cmd->add_option("--out", o->cfg.out, "Run directory (config.json, metrics.jsonl, samples/, checkpoints/)")
-      ->capture_default_str();
-  cmd->add_option("--resume", o->resume, "Continue the run in this directory from checkpoints/latest.safetensors");
-  cmd->add_option("--arch", o->arch, "seed (the seed document's nets) | dcgan (the paper's, pytorch/examples)")
-      ->capture_default_str();
-  cmd->add_option("--img-size", o->img_size, "Image size: 16 * 2^k")->capture_default_str();
-  cmd->add_option("--channels", o->channels, "1 (gray) or 3 (RGB)")->capture_default_str();
-  cmd->add_option("--latent-dim", o->latent, "Latent size")->capture_default_str();
-  cmd->add_option("--ngf", o->ngf, "Generator width (default: seed 16, dcgan 64)");
-  cmd->add_option("--ndf", o->ndf, "Discriminator width (default: seed 16, dcgan 64)");
-  cmd->add_option("--kernel", o->kernel, "Convolution kernel 4 or 5")->capture_default_str();
-  cmd->add_option("--d-bn-eps", o->d_bn_eps, "Discriminator BatchNorm eps (default: seed 0.8 as in the seed, dcgan 1e-5)");
-  cmd->add_option("--g-bn-eps", o->g_bn_eps, "Generator BatchNorm eps (default 1e-5)");
-  cmd->add_option("--batch-size", o->cfg.batch_size, "Batch size (default: seed 64, dcgan 128)");
-  cmd->add_option("--epochs", o->epochs, "Epochs (default 5; unlimited when only --steps is given)");
-  cmd->add_option("--steps", o->steps, "Stop when the global step reaches N (a resumed run continues to N)");
-  cmd->add_option("--lr", o->lr, "Learning rate of both G and D");
-  cmd->add_option("--lr-g", o->lr_g, "Generator learning rate")->capture_default_str();
-  cmd->add_option("--lr-d", o->lr_d, "Discriminator learning rate")->capture_default_str();
-  cmd->add_option("--beta1", o->beta1, "Adam beta1")->capture_default_str();
-  cmd->add_option("--beta2", o->beta2, "Adam beta2")->capture_default_str();
-  cmd->add_option("--label-smoothing", o->smoothing, "One-sided: real label = 1 - s")->capture_default_str();
-  cmd->add_option("--seed", o->cfg.seed, "Random seed (init, latents, data order, fixed noise)")->capture_default_str();
-  cmd->add_option("--threads", o->cfg.threads, "CPU threads (0: all cores)")->capture_default_str();
-  cmd->add_option("--log-every", o->cfg.log_every, "Steps between plain progress lines and metrics.jsonl entries")
-      ->capture_default_str();
-  cmd->add_option("--sample-every", o->cfg.sample_every, "Steps between fixed-noise grids (also at each epoch end)")
-      ->capture_default_str();
-  cmd->add_option("--checkpoint-every", o->cfg.checkpoint_every, "Steps between checkpoints (also at each epoch end and the end)")
-      ->capture_default_str();
-  cmd->add_option("--keep", o->cfg.keep, "Step checkpoints kept besides latest.safetensors")->capture_default_str();
-  cmd->add_option("--eval-every", o->cfg.eval_every,
-                  "Steps between FID evaluations (logged to metrics.jsonl; the best checkpoint kept as "
-                  "checkpoints/best.safetensors). Needs a feature network for the data (docs/evaluation.md)")
-      ->capture_default_str();
-  cmd->add_option("--eval-samples", o->cfg.eval_samples, "Generated samples per FID evaluation")->capture_default_str();
-  cmd->add_flag("--deterministic", o->cfg.deterministic,
-                "Bit-identical results for the same seed and thread count, across resumes");
-  cmd->add_flag("--strict", o->cfg.strict_data, "Fail on the first unreadable image instead of skipping it");
-  cmd->add_flag("--quiet", o->cfg.quiet, "No progress output");
-  cmd->callback([o] {
+  add("--data", o->data,
+      fmt::format("fashion-mnist | mnist | emoji | an IDX file (.gz or raw) | a folder of PNG/JPEG images | a "
+                  "CIFAR-10 .bin batch or folder | a .npy array [default: {}]", d.data));
+  add("--out", o->out, fmt::format("Run directory (config.json, metrics.jsonl, samples/, checkpoints/); must not be "
+                                   "inside the data's folder [default: {}]", d.out));
+  add("--resume", o->resume,
+      fmt::format("Continue the run in this directory (its --out) from checkpoints/latest.safetensors. Takes {}; "
+                  "every other option is the run's own and is refused", kResumableOptions));
+  add("--arch", o->arch, fmt::format("seed (the seed document's nets) | dcgan (the paper's) [default: {}]",
+                                     kDefaultArch.name));
+  add("--img-size", o->img_size, fmt::format("Image size: 16, 32, 64, 128 or 256 [default: {}]",
+                                             per_arch([](auto& a) { return a.img_size; })));
+  add("--channels", o->channels,
+      fmt::format("1 (gray) or 3 (RGB) [default: 3 for colour data, else the architecture's: {}]",
+                  per_arch([](auto& a) { return a.channels; })));
+  add("--latent-dim", o->latent, fmt::format("Latent size, >= 1 [default: {}]", d.model.latent_dim));
+  add("--ngf", o->ngf, fmt::format("Generator width, >= 1 [default: {}]", per_arch([](auto& a) { return a.ngf; })));
+  add("--ndf", o->ndf, fmt::format("Discriminator width, >= 1 [default: {}]", per_arch([](auto& a) { return a.ndf; })));
+  add("--kernel", o->kernel, fmt::format("Convolution kernel 4 or 5 [default: {}]", d.model.kernel));
+  add("--d-bn-eps", o->d_bn_eps, fmt::format("Discriminator BatchNorm eps, > 0 [default: {} (seed: the seed's "
+                                             "BatchNorm2d(out, 0.8))]", per_arch([](auto& a) { return a.d_bn_eps; })));
+  add("--g-bn-eps", o->g_bn_eps, fmt::format("Generator BatchNorm eps, > 0 [default: {}]",
+                                             per_arch([](auto& a) { return a.g_bn_eps; })));
+  add("--batch-size", o->batch, fmt::format("Batch size, >= 1 [default: {}]",
+                                            per_arch([](auto& a) { return a.batch_size; })));
+  add("--epochs", o->epochs, fmt::format("Epochs, >= 1 [default: {}; no epoch limit when only --steps is given]",
+                                         d.epochs));
+  add("--steps", o->steps, "Stop when the global step reaches N, >= 1 (with --epochs: whichever comes first; "
+                           "on --resume a limit given alone replaces both)");
+  add("--lr", o->lr, fmt::format("Learning rate of both G and D; --lr-g / --lr-d override it for one [default: {}]",
+                                 g.g_adam.lr));
+  add("--lr-g", o->lr_g, fmt::format("Generator learning rate, > 0 [default: --lr, else {}]", g.g_adam.lr));
+  add("--lr-d", o->lr_d, fmt::format("Discriminator learning rate, > 0 [default: --lr, else {}]", g.d_adam.lr));
+  add("--beta1", o->beta1, fmt::format("Adam beta1, in [0, 1) [default: {}]", g.g_adam.beta1));
+  add("--beta2", o->beta2, fmt::format("Adam beta2, in [0, 1) [default: {}]", g.g_adam.beta2));
+  add("--label-smoothing", o->smoothing, "One-sided: real label = 1 - s, s in [0, 1) [default: 0]");
+  add("--seed", o->seed, fmt::format("Random seed (init, latents, data order, fixed noise) [default: {}]", d.seed))
+      ->check(kNonNegativeInteger);
+  add("--threads", o->threads, fmt::format("CPU threads, 0: all cores [default: {}]", d.threads));
+  add("--log-every", o->log_every, fmt::format("Steps between progress lines and metrics.jsonl entries; 0: at "
+                                               "epoch ends [default: {}]", d.log_every));
+  add("--sample-every", o->sample_every, fmt::format("Steps between fixed-noise grids samples/step_N.png; 0: at "
+                                                     "epoch ends (samples/epoch_N.png) [default: {}]", d.sample_every));
+  add("--checkpoint-every", o->checkpoint_every,
+      fmt::format("Steps between checkpoints; 0: at epoch ends. Also written at the end and on Ctrl-C "
+                  "[default: {}]", d.checkpoint_every));
+  add("--keep", o->keep, fmt::format("Step checkpoints kept besides latest.safetensors, 0: none [default: {}]", d.keep));
+  add("--eval-every", o->eval_every,
+      fmt::format("Steps between FID evaluations, 0: never (logged to metrics.jsonl; the best checkpoint kept as "
+                  "checkpoints/best.safetensors). Needs a feature network for the data: --features or "
+                  "models/<data>-classifier.safetensors (docs/evaluation.md) [default: {}]", d.eval_every));
+  add("--eval-samples", o->eval_samples, fmt::format("Generated samples per FID evaluation, >= 2 [default: {}]",
+                                                     d.eval_samples));
+  add("--features", o->features, "Feature network for --eval-every (a .safetensors from dcgan train-classifier)");
+  opt["--deterministic"] = cmd->add_flag("--deterministic", o->deterministic,
+                                         "Recorded in the run: results are bit-identical for the same seed and "
+                                         "thread count, across resumes, with or without it");
+  opt["--strict"] = cmd->add_flag("--strict", o->strict, "Fail on the first unreadable image instead of skipping it");
+  opt["--quiet"] = cmd->add_flag("--quiet", o->quiet, "No progress output");
+
+  cmd->callback([o, opt] {
+    auto given = [&](const char* name) { return opt.at(name)->count() > 0; };
+    // Limits: 0 or less has no meaning on the command line (no limit is the absence of the option).
+    for (auto [name, v] : {std::pair{"--epochs", o->epochs}, std::pair{"--steps", o->steps}})
+      if (given(name) && v < 1)
+        throw ConfigError(fmt::format("invalid option {} {}: must be >= 1", name, v),
+                          "train by steps only with --steps N alone, by epochs only with --epochs N alone");
+
+    if (given("--lr") && !(std::isfinite(o->lr) && o->lr > 0))
+      throw ConfigError(fmt::format("invalid option --lr {}: must be a finite number > 0", o->lr));
+
     TrainResult r;
-    if (!o->resume.empty()) {
-      r = resume(o->resume, o->steps, o->epochs > 0 ? o->epochs : 0, o->cfg.threads, o->cfg.quiet);
+    if (given("--resume")) {
+      static const std::set<std::string> kResumable = {"--resume",      "--steps",          "--epochs",
+                                                       "--threads",     "--keep",           "--log-every",
+                                                       "--sample-every", "--checkpoint-every", "--eval-every",
+                                                       "--eval-samples", "--data",          "--features",
+                                                       "--quiet"};
+      std::vector<std::string> refused;
+      for (const auto& [name, option] : opt)
+        if (option->count() > 0 && !kResumable.count(name)) refused.push_back(name);
+      if (!refused.empty())
+        throw ConfigError(fmt::format("{} cannot be combined with --resume: a resumed run keeps its own {} "
+                                      "(see {}/config.json)", fmt::join(refused, ", "),
+                                      refused.size() == 1 ? "value" : "values", o->resume),
+                          fmt::format("a resumed run takes {}; to change anything else, start a new run with "
+                                      "another --out", kResumableOptions));
+      ResumeOptions ro;
+      if (given("--steps")) ro.steps = o->steps;
+      if (given("--epochs")) ro.epochs = o->epochs;
+      if (given("--threads")) ro.threads = o->threads;
+      if (given("--keep")) ro.keep = o->keep;
+      if (given("--log-every")) ro.log_every = o->log_every;
+      if (given("--sample-every")) ro.sample_every = o->sample_every;
+      if (given("--checkpoint-every")) ro.checkpoint_every = o->checkpoint_every;
+      if (given("--eval-every")) ro.eval_every = o->eval_every;
+      if (given("--eval-samples")) ro.eval_samples = o->eval_samples;
+      if (given("--data")) ro.data = o->data;
+      if (given("--features")) ro.features = o->features;
+      ro.quiet = o->quiet;
+      r = resume(o->resume, ro);
     } else {
-      TrainConfig& c = o->cfg;
-      c.model = ModelConfig::defaults(o->arch);
-      c.model.img_size = o->img_size;
-      c.model.channels = o->channels;
-      c.model.latent_dim = o->latent;
-      c.model.kernel = o->kernel;
-      if (o->ngf > 0) c.model.ngf = o->ngf;
-      if (o->ndf > 0) c.model.ndf = o->ndf;
-      if (o->d_bn_eps > 0) c.model.d_bn_eps = o->d_bn_eps;
-      if (o->g_bn_eps > 0) c.model.g_bn_eps = o->g_bn_eps;
-      c.model.validate();
-      c.steps = o->steps;
-      c.epochs = o->epochs >= 0 ? o->epochs : (o->steps > 0 ? 0 : 5);
-      c.gan.g_adam.lr = o->lr > 0 ? o->lr : o->lr_g;
-      c.gan.d_adam.lr = o->lr > 0 ? o->lr : o->lr_d;
-      c.gan.g_adam.beta1 = c.gan.d_adam.beta1 = o->beta1;
-      c.gan.g_adam.beta2 = c.gan.d_adam.beta2 = o->beta2;
-      if (o->smoothing < 0 || o->smoothing >= 1)
-        throw ConfigError(fmt::format("invalid option --label-smoothing {}: must be in [0, 1)", o->smoothing));
-      c.gan.real_label = static_cast<float>(1.0 - o->smoothing);
+      TrainConfig c = TrainConfig::defaults(o->arch);  // refuses an unknown --arch
+      const ArchDefaults& arch = arch_defaults(o->arch);
+      if (given("--data")) c.data = o->data;
+      if (given("--out")) c.out = o->out;
+      if (given("--img-size")) c.model.img_size = o->img_size;
+      if (given("--latent-dim")) c.model.latent_dim = o->latent;
+      if (given("--ngf")) c.model.ngf = o->ngf;
+      if (given("--ndf")) c.model.ndf = o->ndf;
+      if (given("--kernel")) c.model.kernel = o->kernel;
+      if (given("--d-bn-eps")) c.model.d_bn_eps = o->d_bn_eps;
+      if (given("--g-bn-eps")) c.model.g_bn_eps = o->g_bn_eps;
+      if (given("--batch-size")) c.batch_size = o->batch;
+      if (given("--steps")) {
+        c.steps = o->steps;
+        if (!given("--epochs")) c.epochs = 0;  // steps alone: no epoch limit
+      }
+      if (given("--epochs")) c.epochs = o->epochs;
+      if (given("--lr")) c.gan.g_adam.lr = c.gan.d_adam.lr = o->lr;
+      if (given("--lr-g")) c.gan.g_adam.lr = o->lr_g;
+      if (given("--lr-d")) c.gan.d_adam.lr = o->lr_d;
+      if (given("--beta1")) c.gan.g_adam.beta1 = c.gan.d_adam.beta1 = o->beta1;
+      if (given("--beta2")) c.gan.g_adam.beta2 = c.gan.d_adam.beta2 = o->beta2;
+      if (given("--label-smoothing")) {
+        if (!(o->smoothing >= 0 && o->smoothing < 1))
+          throw ConfigError(fmt::format("invalid option --label-smoothing {}: must be in [0, 1)", o->smoothing));
+        c.gan.real_label = static_cast<float>(1.0 - o->smoothing);
+      }
+      if (given("--seed")) c.seed = o->seed;
+      if (given("--threads")) c.threads = o->threads;
+      if (given("--log-every")) c.log_every = o->log_every;
+      if (given("--sample-every")) c.sample_every = o->sample_every;
+      if (given("--checkpoint-every")) c.checkpoint_every = o->checkpoint_every;
+      if (given("--keep")) c.keep = o->keep;
+      if (given("--eval-every")) c.eval_every = o->eval_every;
+      if (given("--eval-samples")) c.eval_samples = o->eval_samples;
+      if (given("--features")) c.features = o->features;
+      c.deterministic = o->deterministic;
+      c.strict_data = o->strict;
+      c.quiet = o->quiet;
+      if (given("--channels")) c.model.channels = o->channels;
+      c.validate();  // every option checked before the data is even looked at
+      if (!given("--channels")) c.model.channels = choose_channels(c.data, arch, c.quiet);
       r = train(c);
     }
     if (r.interrupted) exit_code() = 128 + r.signal;  // 130 for SIGINT, 143 for SIGTERM

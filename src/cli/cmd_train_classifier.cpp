@@ -36,8 +36,9 @@ void add_train_classifier(CLI::App& app) {
   f1->excludes(f2);
   cmd->add_option("--limit", o->t.limit, "Use only the first N training images (quick checks)");
   cmd->add_option("--seed", o->t.seed, "Seed of the initialisation, data order and augmentation")
+      ->check(kNonNegativeInteger)
       ->capture_default_str();
-  cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->capture_default_str();
+  add_threads_option(cmd, o->threads);
   cmd->add_flag("--quiet", o->t.quiet, "No progress output");
   cmd->callback([o, cmd] {
     set_num_threads(o->threads);

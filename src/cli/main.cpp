@@ -1,4 +1,6 @@
 // dcgan: train and use DCGANs from the command line. See README.md.
+// Exit status: 0 success, 1 an error (message and HINT on stderr), 2 a misuse of the command line
+// (unknown option, missing value, no subcommand), 128 + N after signal N (130 for Ctrl-C).
 #include <cstdio>
 
 #include "cli/commands.hpp"
@@ -12,7 +14,7 @@ int& exit_code() {
 }  // namespace dcgan::cli
 
 int main(int argc, char** argv) {
-  CLI::App app{"dcgan: train DCGANs on your images and use them (sample, interpolate, evaluate)"};
+  CLI::App app{"dcgan: train DCGANs on your images and use them (sample, interpolate, evaluate)", "dcgan"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "dcgan 0.1");
   dcgan::cli::add_train(app);
@@ -21,10 +23,17 @@ int main(int argc, char** argv) {
   dcgan::cli::add_info(app);
   dcgan::cli::add_train_classifier(app);
   dcgan::cli::add_eval(app);
+  if (argc == 1) {  // bare `dcgan`: what it can do, as a usage error
+    std::fputs(app.help().c_str(), stderr);
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; every misuse of the command line exits 2 (CLI11's own codes,
+    // 100 and up, would read like crashes to a shell script).
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
   } catch (const dcgan::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     if (!e.hint().empty()) std::fprintf(stderr, "HINT: %s\n", e.hint().c_str());

@@ -223,6 +223,38 @@ std::string first_match(const std::vector<fs::path>& cands, std::vector<std::str
   }
   return {};
 }
+enum class FileKind { npy, idx, cifar_bin, other };
+
+// A data file recognised by content, not name (rules in dataset.hpp). Throws FileError when it
+// cannot be opened.
+FileKind sniff_file(const std::string& src) {
+  unsigned char head[8] = {0};
+  size_t got = 0;
+  if (FILE* f = std::fopen(src.c_str(), "rb")) {
+    got = std::fread(head, 1, sizeof head, f);
+    std::fclose(f);
+  } else {
+    throw FileError(src, "cannot open", "check the path and its permissions");
+  }
+  if (got >= 6 && std::memcmp(head, "\x93NUMPY", 6) == 0) return FileKind::npy;
+  const bool gz = got >= 2 && head[0] == 0x1f && head[1] == 0x8b;
+  // IDX magic 0x0000TTDD of any element type TT (the reader names unsupported ones); a CIFAR
+  // record may start with the same bytes, so ".bin" files are never taken for IDX.
+  const bool idx = got >= 4 && head[0] == 0 && head[1] == 0 && head[3] >= 1 && head[3] <= 4 &&
+                   fs::path(src).extension() != ".bin";
+  if (gz || idx) return FileKind::idx;
+  if (fs::path(src).extension() == ".bin") return FileKind::cifar_bin;
+  return FileKind::other;
+}
+
+// The file or directory a path source names, checked to exist.
+fs::file_status existing(const std::string& src) {
+  std::error_code ec;
+  fs::file_status st = fs::status(src, ec);
+  if (ec || !fs::exists(st)) throw FileError(src, "no such file or directory", kSourceHint);
+  return st;
+}
+
 }  // namespace
 
 std::string find_mnist_dir(std::vector<std::string>* searched) {
@@ -285,51 +317,126 @@ Dataset load_dataset(const DataSpec& spec) {
     return load_image_folder(dir, spec);
   }
 
-  std::error_code ec;
-  fs::file_status st = fs::status(src, ec);
-  if (ec || !fs::exists(st)) throw FileError(src, "no such file or directory", kSourceHint);
+  fs::file_status st = existing(src);
   if (fs::is_directory(st)) {
     if (is_cifar_dir(src)) return load_cifar_dir(src, spec);
     return load_image_folder(src, spec);
   }
   if (!fs::is_regular_file(st)) throw FileError(src, "not a regular file or directory", kSourceHint);
 
-  // Sniff the content.
-  unsigned char head[8] = {0};
-  size_t got = 0;
-  if (FILE* f = std::fopen(src.c_str(), "rb")) {
-    got = std::fread(head, 1, sizeof head, f);
-    std::fclose(f);
-  } else {
-    throw FileError(src, "cannot open", "check the path and its permissions");
-  }
-  if (got >= 6 && std::memcmp(head, "\x93NUMPY", 6) == 0) {
-    std::string note;
-    RawImages raw = read_npy_images(src, &note);
-    return finish_dataset(std::move(raw), spec, src, fmt::format(".npy {} ({})", src, note));
-  }
-  const bool gz = got >= 2 && head[0] == 0x1f && head[1] == 0x8b;
-  // IDX magic 0x0000TTDD of any element type TT (the reader names unsupported ones); a CIFAR
-  // record may start with the same bytes, so ".bin" files are never taken for IDX.
-  const bool idx = got >= 4 && head[0] == 0 && head[1] == 0 && head[3] >= 1 && head[3] <= 4 &&
-                   fs::path(src).extension() != ".bin";
-  if (gz || idx) {
-    std::string labels;
-    RawImages raw = read_idx_with_labels(src, &labels);
-    return finish_dataset(std::move(raw), spec, src,
-                          fmt::format("IDX {}{} ({})", src, is_gzip_file(src) ? " (gzip)" : "",
-                                      labels.empty() ? "no labels file next to it"
-                                                     : "labels from " + fs::path(labels).filename().string()));
-  }
-  if (fs::path(src).extension() == ".bin") {
-    RawImages raw = read_cifar_batch(src);
-    return finish_dataset(std::move(raw), spec, src, fmt::format("CIFAR-10 batch {} (labels included)", src));
+  switch (sniff_file(src)) {
+    case FileKind::npy: {
+      std::string note;
+      RawImages raw = read_npy_images(src, &note);
+      return finish_dataset(std::move(raw), spec, src, fmt::format(".npy {} ({})", src, note));
+    }
+    case FileKind::idx: {
+      std::string labels;
+      RawImages raw = read_idx_with_labels(src, &labels);
+      return finish_dataset(std::move(raw), spec, src,
+                            fmt::format("IDX {}{} ({})", src, is_gzip_file(src) ? " (gzip)" : "",
+                                        labels.empty() ? "no labels file next to it"
+                                                       : "labels from " + fs::path(labels).filename().string()));
+    }
+    case FileKind::cifar_bin: {
+      RawImages raw = read_cifar_batch(src);
+      return finish_dataset(std::move(raw), spec, src, fmt::format("CIFAR-10 batch {} (labels included)", src));
+    }
+    case FileKind::other:
+      break;
   }
   int w, h, c;
   if (stbi_info(src.c_str(), &w, &h, &c))
     throw FileError(src, fmt::format("is a single {}x{} image, not a dataset", h, w),
                     "give the folder that holds the images");
   throw FileError(src, "unrecognised data format (not .npy, IDX, CIFAR-10 .bin or an image folder)", kSourceHint);
+}
+
+bool is_named_source(const std::string& source) {
+  return source == "fashion-mnist" || source == "mnist" || source == "emoji";
+}
+
+std::string normalize_source(const std::string& source) {
+  if (source.empty() || is_named_source(source)) return source;
+  std::error_code ec;
+  fs::path abs = fs::absolute(source, ec);
+  return (ec ? fs::path(source) : abs).lexically_normal().string();
+}
+
+std::string source_location(const std::string& source) {
+  if (source == "fashion-mnist") {
+    std::string dir = env("DCGAN_FASHION_MNIST_DIR");
+    return dir.empty() ? "/usr/share/datasets/fashion-mnist" : dir;
+  }
+  if (source == "mnist") return find_mnist_dir();
+  if (source == "emoji") return find_emoji_dir();
+  return source;
+}
+
+SourceInfo probe_source(const std::string& source) {
+  SourceInfo info;
+  if (source == "fashion-mnist" || source == "mnist") {
+    info.has_labels = info.has_test_split = true;
+    info.what = fmt::format("{}: gray images with labels", source);
+    return info;
+  }
+  std::string path = source;
+  if (source == "emoji") {
+    path = find_emoji_dir();
+    if (path.empty()) load_dataset(DataSpec{source, 32, 1});  // throws the message that says where it looked
+  }
+  if (path.empty()) throw ConfigError("[data] no data source given", kSourceHint);
+  fs::file_status st = existing(path);
+  if (fs::is_directory(st)) {
+    if (is_cifar_dir(path)) {
+      info.channels = 3;
+      info.has_labels = info.has_test_split = true;
+      info.what = fmt::format("CIFAR-10 {}: colour images with labels", path);
+      return info;
+    }
+    const std::vector<int64_t> by_c = image_folder_channels(path);
+    const int64_t colour = by_c[3] + by_c[4], images = by_c[1] + by_c[2] + colour;
+    info.channels = colour > 0 ? 3 : 1;
+    info.what = fmt::format("image folder {}: {} of {} images in colour", path, colour, images);
+    return info;
+  }
+  switch (sniff_file(path)) {
+    case FileKind::npy: {
+      std::string note;
+      RawImages raw = read_npy_images(path, &note);
+      info.channels = raw.c >= 3 ? 3 : 1;
+      info.what = fmt::format(".npy {} ({})", path, note);
+      return info;
+    }
+    case FileKind::idx:
+      info.has_labels = !sibling_labels(path).empty();
+      info.what = fmt::format("IDX {}: gray images{}", path, info.has_labels ? " with labels" : "");
+      return info;
+    case FileKind::cifar_bin:
+      info.channels = 3;
+      info.has_labels = true;
+      info.what = fmt::format("CIFAR-10 batch {}: colour images with labels", path);
+      return info;
+    case FileKind::other:
+      break;
+  }
+  load_dataset(DataSpec{path, 32, 1});  // throws the same message as training would
+  return info;
+}
+
+std::string data_fingerprint(const Dataset& ds) {
+  // FNV-1a, 64 bit, over the pixels 8 bytes at a time (the tail byte by byte).
+  uint64_t h = 0xcbf29ce484222325ULL;
+  const uint8_t* p = ds.pixels.data();
+  const size_t n = ds.pixels.size();
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    h = (h ^ w) * 0x100000001b3ULL;
+  }
+  for (; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ULL;
+  return fmt::format("{}x{}x{}x{}:{:016x}", ds.n, ds.channels, ds.height, ds.width, h);
 }
 
 }  // namespace dcgan

@@ -35,6 +35,12 @@ Dataset finish_dataset(RawImages raw, const DataSpec& spec, const std::string& s
 
 // Recursive image folder.
 Dataset load_image_folder(const std::string& dir, const DataSpec& spec);
+// Its files in load order (sorted by path; names starting with '.' skipped); throws FileError for
+// an unreadable or empty folder.
+std::vector<std::string> list_image_folder(const std::string& dir);
+// How many of the folder's files have 1, 2, 3 or 4 channels (header only), and how many do not
+// decode (index 0).
+std::vector<int64_t> image_folder_channels(const std::string& dir);
 
 // "28×28" helpers for descriptions.
 std::string describe_resize(int h, int w, int size);

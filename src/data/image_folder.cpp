@@ -22,7 +22,8 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr int64_t kMaxPixels = int64_t(1) << 28;  // 256 Mpixel: larger files are refused (decompression bombs)
-constexpr int kNamedSkips = 3;                     // how many skipped files the description names
+constexpr const char* kFolderHint = "give a folder holding PNG, JPEG, BMP or GIF images (searched recursively)";
+constexpr size_t kNamedSkips = 10;                 // how many skipped files the description names
 
 struct Decoded {
   std::vector<uint8_t> pixels;  // (C, size, size), empty when the file was skipped
@@ -72,8 +73,8 @@ Decoded decode_one(const std::string& path, int size, int out_c) {
 
 }  // namespace
 
-Dataset load_image_folder(const std::string& dir, const DataSpec& spec) {
-  const char* kHint = "give a folder holding PNG, JPEG, BMP or GIF images (searched recursively)";
+std::vector<std::string> list_image_folder(const std::string& dir) {
+  const char* kHint = kFolderHint;
   std::vector<std::string> files;
   std::error_code ec;
   fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
@@ -90,6 +91,31 @@ Dataset load_image_folder(const std::string& dir, const DataSpec& spec) {
   if (files.empty())
     throw FileError(dir, "folder holds no files (searched recursively; names starting with '.' are ignored)", kHint);
   std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::vector<int64_t> image_folder_channels(const std::string& dir) {
+  const std::vector<std::string> files = list_image_folder(dir);
+  std::vector<int64_t> count(5, 0);
+  const int64_t nf = static_cast<int64_t>(files.size());
+#pragma omp parallel
+  {
+    std::vector<int64_t> mine(5, 0);
+#pragma omp for schedule(dynamic, 64) nowait
+    for (int64_t i = 0; i < nf; ++i) {
+      int w = 0, h = 0, c = 0;
+      const bool ok = stbi_info(files[i].c_str(), &w, &h, &c) && c >= 1 && c <= 4;
+      ++mine[ok ? c : 0];
+    }
+#pragma omp critical
+    for (int k = 0; k < 5; ++k) count[k] += mine[k];
+  }
+  return count;
+}
+
+Dataset load_image_folder(const std::string& dir, const DataSpec& spec) {
+  const char* kHint = kFolderHint;
+  const std::vector<std::string> files = list_image_folder(dir);
 
   const int size = spec.img_size, out_c = spec.channels;
   std::vector<Decoded> dec(files.size());
@@ -162,8 +188,10 @@ Dataset load_image_folder(const std::string& dir, const DataSpec& spec) {
     std::vector<std::string> names;
     for (size_t j = 0; j < skipped.size() && j < kNamedSkips; ++j)
       names.push_back(fmt::format("{} ({})", rel(files[skipped[j]]), dec[skipped[j]].error));
-    desc += fmt::format("; skipped {} file{} that did not decode: {}{}", skipped.size(), skipped.size() == 1 ? "" : "s",
-                        fmt::join(names, ", "), skipped.size() > kNamedSkips ? ", ..." : "");
+    desc += fmt::format("; skipped {} file{} that did not decode: {}", skipped.size(), skipped.size() == 1 ? "" : "s",
+                        fmt::join(names, ", "));
+    if (skipped.size() > kNamedSkips)
+      desc += fmt::format(" and {} more (--strict stops at the first one and names it)", skipped.size() - kNamedSkips);
   }
   ds.description = desc;
   return ds;

@@ -14,6 +14,7 @@
 #include "dcgan/data/loader.hpp"
 #include "dcgan/error.hpp"
 #include "dcgan/eval/metrics.hpp"
+#include "dcgan/io/atomic_file.hpp"
 #include "dcgan/io/safetensors.hpp"
 #include "dcgan/models/checkpoint.hpp"
 #include "dcgan/nn/layers.hpp"
@@ -243,9 +244,13 @@ void ClassifierNet::save(const std::string& path, std::map<std::string, std::str
 ClassifierTrainResult train_classifier(const ClassifierTrainOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
   if (opt.out.empty()) throw ConfigError("train-classifier: no output file", "give --out FILE.safetensors");
+  prepare_output_file(opt.out);  // a bad --out fails now, not after the training
   if (opt.epochs < 1) throw ConfigError(fmt::format("invalid option --epochs {}: must be >= 1", opt.epochs));
   if (opt.batch_size < 2) throw ConfigError(fmt::format("invalid option --batch-size {}: must be >= 2", opt.batch_size));
   if (!(opt.lr > 0)) throw ConfigError(fmt::format("invalid option --lr {}: must be > 0", opt.lr));
+  if (opt.limit < 0) throw ConfigError(fmt::format("invalid option --limit {}: must be >= 0 (0: all images)", opt.limit));
+  if (!(opt.weight_decay >= 0 && std::isfinite(opt.weight_decay)))
+    throw ConfigError(fmt::format("invalid option --weight-decay {}: must be a finite number >= 0", opt.weight_decay));
   if (opt.shift < 0 || opt.shift > opt.img_size / 2)
     throw ConfigError(fmt::format("invalid option --shift {}: must be 0 .. {}", opt.shift, opt.img_size / 2));
   ClassifierConfig cfg;
@@ -522,6 +527,8 @@ std::string dataset_key(const std::string& data) {
 std::vector<std::string> default_feature_net_dirs() {
   std::vector<std::string> out;
   if (const char* home = std::getenv("DCGAN_HOME"); home && *home) out.push_back((fs::path(home) / "models").string());
+  std::error_code ec;
+  if (fs::path cwd = fs::current_path(ec); !ec) out.push_back((cwd / "models").string());
   for (const fs::path& d : ancestors_of_exe_dir()) out.push_back((d / "models").string());
   return out;
 }
@@ -541,15 +548,28 @@ std::vector<std::string> default_feature_net_candidates(const std::string& data,
   return out;
 }
 
+std::string feature_net_hint(const std::string& data, int img_size, int channels) {
+  bool labelled = false;
+  try {
+    labelled = !data.empty() && probe_source(data).has_labels;
+  } catch (const Error&) {  // a source that is not there: no suggestion to train on it
+  }
+  const std::string size = img_size > 0 ? fmt::format(" --img-size {} --channels {}", img_size, channels) : "";
+  if (labelled)
+    return fmt::format("train one on these labelled images: dcgan train-classifier --data {}{} --out models/{} "
+                       "(found there when dcgan runs from this directory), or pass --features FILE for a network "
+                       "you have (see docs/evaluation.md)",
+                       data, size, default_feature_net_name(data, img_size, channels));
+  return fmt::format("{} has no labels to train a feature network on: pass --features FILE with a network trained "
+                     "(dcgan train-classifier{}) on labelled images of the same kind (see docs/evaluation.md)",
+                     data.empty() ? "the data" : data, size);
+}
+
 std::string find_feature_net(const std::string& explicit_path, const std::string& data, int img_size,
                              int channels) {
   const std::string want = fmt::format("{}x{}x{}", img_size, img_size, channels);
   const std::string key = dataset_key(data);
-  const std::string train_hint = fmt::format(
-      "train one on labelled images of this kind: dcgan train-classifier --data {} --img-size {} "
-      "--channels {} --out models/{} (found there automatically), or pass --features FILE for a "
-      "network you have (see docs/evaluation.md)",
-      data.empty() ? "DATA" : data, img_size, channels, default_feature_net_name(data, img_size, channels));
+  const std::string train_hint = feature_net_hint(data, img_size, channels);
   auto config_of = [&](const std::string& p) {
     SafeTensors h = read_safetensors_header(p);
     try {

@@ -102,4 +102,23 @@ void write_file_atomic(const std::string& path, std::string_view contents) {
   write_file_atomic(path, [&](AtomicWriter& w) { w.write(contents); });
 }
 
+void prepare_output_file(const std::string& path) {
+  if (path.empty()) throw FileError("<empty path>", "cannot write a file with an empty name", kWriteHint);
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  if (!parent.empty()) {
+    std::filesystem::create_directories(parent, ec);
+    if (ec) throw FileError(path, fmt::format("cannot create the directory '{}': {}", parent.string(), ec.message()),
+                            kWriteHint);
+  }
+  const std::string tmp = atomic_temp_path(path);
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) {
+    const int err = errno;
+    throw FileError(path, fmt::format("cannot create a file there: {}", errno_str(err)), kWriteHint);
+  }
+  std::fclose(f);
+  std::remove(tmp.c_str());
+}
+
 }  // namespace dcgan

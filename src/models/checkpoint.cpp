@@ -1,5 +1,7 @@
 #include "dcgan/models/checkpoint.hpp"
 
+#include <filesystem>
+
 #include "dcgan/error.hpp"
 #include "dcgan/models/models.hpp"
 
@@ -74,6 +76,16 @@ LoadedGenerator load_generator(const std::string& path, ops::Impl impl) {
   g.net = build_generator(g.config, impl);
   load_network(st, "generator.", *g.net);
   return g;
+}
+
+std::string find_checkpoint(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(path, ec)) return path;  // a file, or missing: the reader names the problem
+  for (const fs::path& c : {fs::path(path) / "checkpoints" / "latest.safetensors", fs::path(path) / "latest.safetensors"})
+    if (fs::is_regular_file(c, ec)) return c.string();
+  throw FileError(path, "is a directory with no checkpoints/latest.safetensors in it",
+                  "give a .safetensors checkpoint, or the --out directory of a 'dcgan train' run that wrote one");
 }
 
 }  // namespace dcgan

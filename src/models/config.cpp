@@ -6,15 +6,22 @@
 
 namespace dcgan {
 
+const ArchDefaults& arch_defaults(std::string_view arch) {
+  for (const ArchDefaults& a : kArchitectures)
+    if (a.name == arch) return a;
+  throw ConfigError(fmt::format("invalid model option --arch {}: must be 'seed' or 'dcgan'", arch));
+}
+
 ModelConfig ModelConfig::defaults(const std::string& arch) {
+  const ArchDefaults& a = arch_defaults(arch);
   ModelConfig c;
   c.arch = arch;
-  if (arch == "dcgan") {
-    c.ngf = c.ndf = 64;
-    c.d_bn_eps = 1e-5f;
-    c.img_size = 64;
-    c.channels = 3;
-  }
+  c.img_size = a.img_size;
+  c.channels = a.channels;
+  c.ngf = a.ngf;
+  c.ndf = a.ndf;
+  c.g_bn_eps = a.g_bn_eps;
+  c.d_bn_eps = a.d_bn_eps;
   return c;
 }
 
@@ -23,7 +30,7 @@ void ModelConfig::validate() const {
     throw ConfigError(fmt::format("invalid model option {}: {}", opt, why));
   };
   if (arch != "seed" && arch != "dcgan") bad("--arch " + arch, "must be 'seed' or 'dcgan'");
-  bool pow2 = img_size >= 16 && img_size <= 1024 && img_size % 16 == 0 &&
+  bool pow2 = img_size >= 16 && img_size <= 256 && img_size % 16 == 0 &&
               ((img_size / 16) & (img_size / 16 - 1)) == 0;
   if (!pow2) bad(fmt::format("--img-size {}", img_size), "must be 16 * 2^k (16, 32, 64, 128, 256)");
   if (channels != 1 && channels != 3) bad(fmt::format("--channels {}", channels), "must be 1 or 3");
@@ -31,8 +38,8 @@ void ModelConfig::validate() const {
   if (ngf < 1 || ngf > 4096) bad(fmt::format("--ngf {}", ngf), "must be in [1, 4096]");
   if (ndf < 1 || ndf > 4096) bad(fmt::format("--ndf {}", ndf), "must be in [1, 4096]");
   if (kernel != 4 && kernel != 5) bad(fmt::format("--kernel {}", kernel), "must be 4 or 5");
-  if (!(g_bn_eps > 0)) bad(fmt::format("--g-bn-eps {}", g_bn_eps), "must be positive");
-  if (!(d_bn_eps > 0)) bad(fmt::format("--d-bn-eps {}", d_bn_eps), "must be positive");
+  if (!(g_bn_eps > 0 && g_bn_eps <= 10)) bad(fmt::format("--g-bn-eps {}", g_bn_eps), "must be in (0, 10]");
+  if (!(d_bn_eps > 0 && d_bn_eps <= 10)) bad(fmt::format("--d-bn-eps {}", d_bn_eps), "must be in (0, 10]");
   if (!(bn_momentum > 0 && bn_momentum <= 1)) bad(fmt::format("--bn-momentum {}", bn_momentum), "must be in (0, 1]");
 }
 

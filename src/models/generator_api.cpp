@@ -22,12 +22,25 @@ Tensor ImageGenerator::random_latents(int64_t n, uint64_t seed) const {
   return z;
 }
 
+void check_latents(const Tensor& z, int64_t latent_dim, const std::string& source) {
+  auto fail = [&](const std::string& what, const std::string& hint) {
+    if (source.empty()) throw Error("[generate] " + what, hint);
+    throw FileError(source, what, hint);
+  };
+  if (z.ndim() != 2 || z.dim(1) != latent_dim || z.dim(0) < 1)
+    fail(fmt::format("latents have shape {}, but this generator expects (N, {}){}", shape_str(z.shape()), latent_dim,
+                     z.ndim() == 2 && z.dim(0) < 1 ? " with N >= 1" : ""),
+         fmt::format("write latents as float32 .npy of shape (N, {}) (see 'dcgan info' on the checkpoint)",
+                     latent_dim));
+  for (int64_t i = 0; i < z.numel(); ++i)
+    if (!std::isfinite(z[i]))
+      fail(fmt::format("latent value at row {}, column {} is {}: latents must be finite numbers", i / latent_dim,
+                       i % latent_dim, z[i]),
+           "replace the NaN or infinite values (e.g. draw latents from N(0, 1))");
+}
+
 Tensor ImageGenerator::generate(const Tensor& z, int64_t batch_size) {
-  if (z.ndim() != 2 || z.dim(1) != config_.latent_dim)
-    throw Error(fmt::format("[generate] latents have shape {}, but this generator expects (N, {})",
-                            shape_str(z.shape()), config_.latent_dim),
-                fmt::format("make latents with latent_dim = {} (see 'dcgan info' on the checkpoint)",
-                            config_.latent_dim));
+  check_latents(z, config_.latent_dim);
   const int64_t N = z.dim(0), L = config_.latent_dim;
   const int64_t C = config_.channels, S = config_.img_size;
   Tensor out({N, C, S, S});

@@ -60,7 +60,7 @@ void RunFiles::save_checkpoint(const SafeTensors& st, int64_t step, int keep) {
     if (n.rfind("step_", 0) == 0 && e.path().extension() == ".safetensors") steps.push_back(e.path());
   }
   std::sort(steps.begin(), steps.end());
-  const size_t k = static_cast<size_t>(std::max(keep, 1));
+  const size_t k = static_cast<size_t>(std::max(keep, 0));
   for (size_t i = 0; i + k < steps.size(); ++i) {
     std::error_code ec;
     fs::remove(steps[i], ec);
@@ -68,8 +68,10 @@ void RunFiles::save_checkpoint(const SafeTensors& st, int64_t step, int keep) {
 }
 
 void RunFiles::mark_best(int64_t step) {
-  const fs::path file = step_file(dir_, step);
-  link_atomically(file, file.parent_path() / "best.safetensors");
+  // latest.safetensors is the checkpoint just saved for `step` (its step file may already be
+  // gone with --keep 0).
+  const fs::path cdir = step_file(dir_, step).parent_path();
+  link_atomically(cdir / "latest.safetensors", cdir / "best.safetensors");
 }
 
 void RunFiles::reset_metrics() { write_file_atomic((fs::path(dir_) / "metrics.jsonl").string(), ""); }

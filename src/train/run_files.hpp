@@ -15,11 +15,11 @@ class RunFiles {
 
   // Writes checkpoints/step_NNNNNNN.safetensors atomically, then makes latest.safetensors the
   // same file (hard link renamed into place: atomic, no second write), then deletes all but the
-  // newest `keep` step files. A failure anywhere leaves the previous latest intact.
+  // newest `keep` step files (0: none; latest.safetensors, a link, keeps its data). A failure anywhere leaves the previous latest intact.
   void save_checkpoint(const SafeTensors& st, int64_t step, int keep);
 
-  // Makes checkpoints/best.safetensors the step file just saved for `step` (hard link renamed
-  // into place, as for latest).
+  // Makes checkpoints/best.safetensors the checkpoint just saved for `step` (hard link renamed
+  // into place, as for latest). Call right after save_checkpoint(step).
   void mark_best(int64_t step);
 
   void reset_metrics();                        // a fresh run: empty metrics.jsonl

@@ -8,6 +8,52 @@
 
 namespace dcgan {
 
+TrainConfig TrainConfig::defaults(const std::string& arch) {
+  TrainConfig c;
+  c.model = ModelConfig::defaults(arch);
+  c.batch_size = arch_defaults(arch).batch_size;
+  return c;
+}
+
+void TrainConfig::validate() const {
+  model.validate();
+  auto bad = [](const std::string& opt, const std::string& why) {
+    throw ConfigError(fmt::format("invalid option {}: {}", opt, why));
+  };
+  constexpr int64_t kBig = int64_t(1) << 50;
+  auto range = [&](const char* opt, int64_t v, int64_t lo, int64_t hi, const char* meaning = "") {
+    if (v < lo || v > hi) bad(fmt::format("{} {}", opt, v), fmt::format("must be in [{}, {}]{}", lo, hi, meaning));
+  };
+  auto positive_real = [&](const char* opt, double v) {
+    if (!(std::isfinite(v) && v > 0)) bad(fmt::format("{} {}", opt, v), "must be a finite number > 0");
+  };
+  auto unit = [&](const char* opt, double v) {
+    if (!(v >= 0 && v < 1)) bad(fmt::format("{} {}", opt, v), "must be in [0, 1)");
+  };
+  if (data.empty()) bad("--data ''", "give a data source");
+  if (out.empty()) bad("--out ''", "give a run directory");
+  range("--batch-size", batch_size, 1, 65536);
+  range("--epochs", epochs, 0, kBig, " (0: no epoch limit, with --steps)");
+  range("--steps", steps, 0, kBig, " (0: no step limit, with --epochs)");
+  if (epochs == 0 && steps == 0) bad("--epochs 0 --steps 0", "training needs a limit: --epochs N or --steps N (N >= 1)");
+  positive_real("--lr-g", gan.g_adam.lr);
+  positive_real("--lr-d", gan.d_adam.lr);
+  unit("--beta1", gan.g_adam.beta1);
+  unit("--beta2", gan.g_adam.beta2);
+  if (gan.d_adam.beta1 != gan.g_adam.beta1 || gan.d_adam.beta2 != gan.g_adam.beta2)
+    bad("--beta1/--beta2", "G and D share their Adam betas");
+  if (!(gan.real_label > 0 && gan.real_label <= 1))
+    bad(fmt::format("--label-smoothing {}", 1 - gan.real_label), "must be in [0, 1)");
+  range("--threads", threads, 0, 4096, " (0: all cores)");
+  range("--log-every", log_every, 0, kBig, " (0: at epoch ends)");
+  range("--sample-every", sample_every, 0, kBig, " (0: at epoch ends)");
+  range("--checkpoint-every", checkpoint_every, 0, kBig, " (0: at epoch ends)");
+  range("--keep", keep, 0, 1 << 20, " (0: only latest.safetensors)");
+  range("--eval-every", eval_every, 0, kBig, " (0: never)");
+  range("--eval-samples", eval_samples, 2, 10'000'000);
+  range("n_fixed", n_fixed, 1, 4096);
+}
+
 std::string TrainConfig::to_json() const {
   nlohmann::json j;
   j["model"] = model.to_metadata();
@@ -31,7 +77,9 @@ std::string TrainConfig::to_json() const {
   j["deterministic"] = deterministic;
   j["eval_every"] = eval_every;
   j["eval_samples"] = eval_samples;
+  j["features"] = features;
   j["n_fixed"] = n_fixed;
+  j["data_fingerprint"] = data_fingerprint;
   return j.dump(2);
 }
 
@@ -73,7 +121,7 @@ TrainConfig TrainConfig::from_json(const std::string& text) {
     c.model = ModelConfig::from_metadata(j.at("model").get<std::map<std::string, std::string>>());
     c.data = j.at("data").get<std::string>();
     c.strict_data = j.value("strict_data", false);
-    c.batch_size = static_cast<int>(get_int(j, "batch_size", 0, 1 << 20, 0, true));
+    c.batch_size = static_cast<int>(get_int(j, "batch_size", 1, 1 << 20, 0, true));
     c.epochs = get_int(j, "epochs", 0, kBig, 0, true);
     c.steps = get_int(j, "steps", 0, kBig, 0, true);
     c.gan.g_adam.lr = get_real(j, "lr_g", 0, true);
@@ -94,7 +142,9 @@ TrainConfig TrainConfig::from_json(const std::string& text) {
     c.deterministic = j.value("deterministic", false);
     c.eval_every = get_int(j, "eval_every", 0, kBig, 0);
     c.eval_samples = get_int(j, "eval_samples", 0, kBig, 2000);
+    c.features = j.value("features", std::string());
     c.n_fixed = static_cast<int>(get_int(j, "n_fixed", 1, 4096, 64));
+    c.data_fingerprint = j.value("data_fingerprint", std::string());  // absent before 2026-12
   } catch (const nlohmann::json::exception& e) {
     throw ConfigError(std::string("malformed training configuration: ") + e.what());
   }

@@ -76,6 +76,12 @@ std::string fmt_duration(double s) {
   return fmt::format("{}s", t);
 }
 
+std::string limits_of(const TrainConfig& c) {
+  std::string e = c.epochs > 0 ? fmt::format("{} epochs", c.epochs) : "",
+              st = c.steps > 0 ? fmt::format("{} steps", c.steps) : "";
+  return e.empty() ? st : st.empty() ? e : e + " or " + st + ", whichever comes first";
+}
+
 class Run {
  public:
   // resume_from: the checkpoint a resumed run continues from, as read; none for a new run.
@@ -91,11 +97,15 @@ class Run {
   void sync_sampler();
   void save_samples(const std::string& name);
   void evaluate();
-  void log_step(const StepStats& s, bool force_line);
+  void log_step(const StepStats& s, bool epoch_end, bool final_step);
+  void refuse_overlapping_dirs() const;
   bool done() const {
     return (cfg_.steps > 0 && step_ >= cfg_.steps) || (cfg_.epochs > 0 && epoch_ >= cfg_.epochs);
   }
   int64_t target_steps() const;
+  // An output with cadence `every` is due after this step: every N steps, or at epoch ends when
+  // N is 0. So on any dataset there is at most one of each per cadence interval.
+  bool due(int64_t every, bool epoch_end) const { return every > 0 ? step_ % every == 0 : epoch_end; }
 
   TrainConfig cfg_;
   bool resuming_;
@@ -110,6 +120,7 @@ class Run {
   int64_t step_ = 0, epoch_ = 0;
   int64_t resumed_from_ = 0;
   int64_t last_saved_step_ = -1;
+  int64_t last_grid_step_ = -1, last_logged_step_ = -1;
   double elapsed_before_ = 0;  // wall seconds of the run before this process (resume)
   int64_t low_d_loss_run_ = 0;
   bool warned_collapse_ = false;
@@ -129,7 +140,33 @@ int64_t Run::target_steps() const {
   return cfg_.steps > 0 ? cfg_.steps : by_epochs;
 }
 
+// The run directory must not lie inside the data's folder (the next run would train on its own
+// sample grids and checkpoints) nor hold the data.
+void Run::refuse_overlapping_dirs() const {
+  const std::string loc = source_location(cfg_.data);
+  if (loc.empty()) return;  // a named source that is not installed: load_dataset says so
+  auto canon = [](const fs::path& p) {
+    std::error_code ec;
+    fs::path c = fs::weakly_canonical(p, ec);
+    return ec ? fs::absolute(p).lexically_normal() : c;
+  };
+  auto within = [](const fs::path& inner, const fs::path& outer) {
+    const fs::path rel = inner.lexically_relative(outer);
+    return !rel.empty() && (rel == "." || *rel.begin() != "..");
+  };
+  const fs::path out = canon(cfg_.out), data = canon(loc);
+  const std::string hint = "choose an --out outside the data, e.g. runs/NAME";
+  if (within(out, data))
+    throw ConfigError(fmt::format("invalid option --out {}: it is inside the data {} (--data {}); the run's sample "
+                                  "grids and checkpoints would become training data",
+                                  cfg_.out, data.string(), cfg_.data), hint);
+  if (within(data, out))
+    throw ConfigError(fmt::format("invalid option --out {}: the data {} (--data {}) is inside it", cfg_.out,
+                                  data.string(), cfg_.data), hint);
+}
+
 void Run::prepare_dirs() {
+  refuse_overlapping_dirs();
   dir_ = cfg_.out;
   ckpt_dir_ = dir_ / "checkpoints";
   sample_dir_ = dir_ / "samples";
@@ -154,7 +191,6 @@ void Run::prepare_dirs() {
 
 void Run::build() {
   set_num_threads(cfg_.threads);
-  if (cfg_.batch_size <= 0) cfg_.batch_size = cfg_.model.arch == "dcgan" ? 128 : 64;
   gs_ = std::make_unique<GanStep>(cfg_.model, cfg_.gan);
   sampler_ = build_generator(cfg_.model);
   DataSpec spec;
@@ -164,6 +200,22 @@ void Run::build() {
   spec.strict = cfg_.strict_data;
   data_ = load_dataset(spec);
   if (!cfg_.quiet) fmt::print(stderr, "data: {}\n", data_.description);
+  // The same images in the same order as when the run started, or the data order, and with it
+  // the exact resume, would silently change.
+  const std::string fp = data_fingerprint(data_);
+  if (resuming_ && !cfg_.data_fingerprint.empty() && fp != cfg_.data_fingerprint)
+    throw FileError(data_.source,
+                    fmt::format("holds other images than this run was trained on (loaded {}, the run's data was {})",
+                                fp, cfg_.data_fingerprint),
+                    "resume with the run's own data (--data PATH if it moved), or start a new run with another --out");
+  if (resuming_ && cfg_.data_fingerprint.empty() && !cfg_.quiet)
+    fmt::print(stderr, "note: this run was started by an older dcgan that did not record what its data held; "
+                       "the data cannot be checked to be the same\n");
+  cfg_.data_fingerprint = fp;
+  if (data_.n < cfg_.batch_size)
+    throw ConfigError(fmt::format("invalid option --batch-size {}: the data holds only {} images", cfg_.batch_size,
+                                  data_.n),
+                      "use a smaller --batch-size, or more images");
   LoaderOptions lo;
   lo.batch_size = cfg_.batch_size;
   lo.seed = cfg_.seed;
@@ -173,7 +225,8 @@ void Run::build() {
   if (cfg_.eval_every > 0) {
     // The feature network and the held-out split are loaded once; a missing network is a clear
     // error before any training happens.
-    feature_net_ = eval::FeatureNet(eval::find_feature_net("", cfg_.data, cfg_.model.img_size, cfg_.model.channels));
+    feature_net_ = eval::FeatureNet(
+        eval::find_feature_net(cfg_.features, cfg_.data, cfg_.model.img_size, cfg_.model.channels));
     DataSpec held = spec;
     held.split = "test";
     held_out_ = load_dataset(held);
@@ -273,32 +326,35 @@ void Run::evaluate() {
   }
 }
 
-void Run::log_step(const StepStats& s, bool force_line) {
+// The progress line (rewritten in place on a terminal, printed every log_every steps otherwise)
+// and, every log_every steps (at epoch ends when 0) and at the last step, a metrics.jsonl line.
+void Run::log_step(const StepStats& s, bool epoch_end, bool final_step) {
   using clock = std::chrono::steady_clock;
   auto now = clock::now();
   double el = std::chrono::duration<double>(now - t0_).count();
   double ips = el > 0 ? double(step_ - step_at_t0_) * cfg_.batch_size / el : 0;
   int64_t target = target_steps();
   double eta = ips > 0 && target > 0 ? double(target - step_) * cfg_.batch_size / ips : NAN;
-  const int64_t bpe = loader_->batches_per_epoch();
+  // The epoch the step belongs to: at an epoch end, the one just completed.
+  const int64_t shown_epoch = epoch_end ? epoch_ : epoch_ + 1;
   std::string line = fmt::format(
       "epoch {}/{} step {}{} | {:.0f} img/s | ETA {} | D {:.4f} G {:.4f} D(x) {:.3f} D(G(z)) {:.3f}",
-      epoch_ + 1, cfg_.epochs > 0 ? std::to_string(cfg_.epochs) : "-", step_,
+      shown_epoch, cfg_.epochs > 0 ? std::to_string(cfg_.epochs) : "-", step_,
       target > 0 ? "/" + std::to_string(target) : "", ips, fmt_duration(eta), s.d_loss, s.g_loss,
       s.d_real, s.d_fake);
-  (void)bpe;
   const bool tty = isatty(STDERR_FILENO);
-  const bool log_now = cfg_.log_every > 0 && step_ % cfg_.log_every == 0;
+  const bool log_now = due(cfg_.log_every, epoch_end) || (final_step && last_logged_step_ != step_);
   if (!cfg_.quiet) {
-    if (tty && (force_line || std::chrono::duration<double>(now - last_print_).count() > 0.25)) {
+    if (tty && (log_now || std::chrono::duration<double>(now - last_print_).count() > 0.25)) {
       fmt::print(stderr, "\r\033[K{}", line);
-      if (force_line) fmt::print(stderr, "\n");
+      if (log_now) fmt::print(stderr, "\n");
       last_print_ = now;
-    } else if (!tty && (log_now || force_line)) {
+    } else if (!tty && log_now) {
       fmt::print(stderr, "{}\n", line);
     }
   }
-  if (log_now || force_line) {
+  if (log_now) {
+    last_logged_step_ = step_;
     nlohmann::json j;
     j["step"] = step_;
     j["epoch"] = epoch_;
@@ -379,14 +435,19 @@ TrainResult Run::go() {
     } else {
       low_d_loss_run_ = 0;
     }
-    bool epoch_end = loader_->state().index_in_epoch == 0;
+    const bool epoch_end = loader_->state().index_in_epoch == 0;
     if (epoch_end) ++epoch_;
-    log_step(s, epoch_end);
+    log_step(s, epoch_end, done());
     need_final_ckpt = true;
-    if (cfg_.sample_every > 0 && step_ % cfg_.sample_every == 0)
+    if (cfg_.sample_every > 0 && due(cfg_.sample_every, epoch_end)) {
       save_samples(fmt::format("step_{:07}.png", step_));
-    if (epoch_end) save_samples(fmt::format("epoch_{:03}.png", epoch_));
-    if ((cfg_.checkpoint_every > 0 && step_ % cfg_.checkpoint_every == 0) || epoch_end) {
+      last_grid_step_ = step_;
+    }
+    if (cfg_.sample_every == 0 && epoch_end) {
+      save_samples(fmt::format("epoch_{:03}.png", epoch_));
+      last_grid_step_ = step_;
+    }
+    if (due(cfg_.checkpoint_every, epoch_end)) {
       save_checkpoint();
       need_final_ckpt = false;
     }
@@ -401,6 +462,8 @@ TrainResult Run::go() {
                  "previous checkpoint)\n",
                  sig == SIGINT ? "SIGINT" : "SIGTERM", step_, sig == SIGINT ? "Ctrl-C" : "signal");
       if (need_final_ckpt) save_checkpoint();
+      fmt::print(stderr, "checkpoint at step {}: {}\ncontinue with: dcgan train --resume {}\n", step_,
+                 latest.string(), dir_.string());
       res.interrupted = true;
       res.signal = sig;
       res.step = step_;
@@ -409,7 +472,7 @@ TrainResult Run::go() {
     }
   }
   if (need_final_ckpt || !fs::exists(latest)) save_checkpoint();
-  save_samples(fmt::format("step_{:07}.png", step_));
+  if (last_grid_step_ != step_) save_samples(fmt::format("step_{:07}.png", step_));
   if (!cfg_.quiet)
     fmt::print(stderr, "\ndone: step {}, epoch {}. Checkpoint: {}  Samples: {}\n", step_, epoch_,
                latest.string(), sample_dir_.string());
@@ -420,8 +483,13 @@ TrainResult Run::go() {
 
 }  // namespace
 
-TrainResult train(const TrainConfig& cfg) {
-  cfg.model.validate();
+TrainResult train(const TrainConfig& cfg_in) {
+  TrainConfig cfg = cfg_in;
+  cfg.validate();
+  // Paths stored in the run are absolute, so it can be resumed from any directory.
+  cfg.data = normalize_source(cfg.data);
+  cfg.out = fs::absolute(cfg.out).lexically_normal().string();
+  if (!cfg.features.empty()) cfg.features = fs::absolute(cfg.features).lexically_normal().string();
   return Run(cfg, std::nullopt).go();
 }
 
@@ -471,14 +539,48 @@ SafeTensors pick_resume_checkpoint(const fs::path& ckpt_dir) {
 
 }  // namespace
 
-TrainResult resume(const std::string& dir, int64_t steps, int64_t epochs, int threads, bool quiet) {
-  SafeTensors from = pick_resume_checkpoint(fs::path(dir) / "checkpoints");
+TrainResult resume(const std::string& dir_in, const ResumeOptions& o) {
+  std::error_code ec;
+  if (fs::is_regular_file(dir_in, ec)) {
+    const fs::path p = fs::absolute(dir_in).lexically_normal();
+    const fs::path run = p.parent_path().filename() == "checkpoints" ? p.parent_path().parent_path() : p.parent_path();
+    throw ConfigError(fmt::format("invalid option --resume {}: it takes a run directory (the --out of a run), not a "
+                                  "checkpoint file", dir_in),
+                      fmt::format("dcgan train --resume {}", run.string()));
+  }
+  const fs::path dir = fs::absolute(dir_in).lexically_normal();
+  SafeTensors from = pick_resume_checkpoint(dir / "checkpoints");
   TrainConfig cfg = TrainConfig::from_json(from.meta("train_config"));
-  cfg.out = dir;
-  if (steps > 0) cfg.steps = steps;
-  if (epochs > 0) cfg.epochs = epochs;
-  if (threads > 0) cfg.threads = threads;
-  cfg.quiet = quiet;
+  cfg.out = dir.string();
+  if (o.steps || o.epochs) {  // new limits replace both stored ones, as for a new run
+    cfg.steps = o.steps.value_or(0);
+    cfg.epochs = o.epochs.value_or(0);
+  }
+  if (o.threads) cfg.threads = *o.threads;
+  if (o.keep) cfg.keep = *o.keep;
+  if (o.log_every) cfg.log_every = *o.log_every;
+  if (o.sample_every) cfg.sample_every = *o.sample_every;
+  if (o.checkpoint_every) cfg.checkpoint_every = *o.checkpoint_every;
+  if (o.eval_every) cfg.eval_every = *o.eval_every;
+  if (o.eval_samples) cfg.eval_samples = *o.eval_samples;
+  if (o.features) cfg.features = o.features->empty() ? "" : fs::absolute(*o.features).lexically_normal().string();
+  if (o.data) {
+    cfg.data = normalize_source(*o.data);  // checked against the stored fingerprint when loaded
+  } else if (!is_named_source(cfg.data) && !fs::exists(cfg.data, ec)) {
+    throw FileError(cfg.data, "this run's data is no longer there",
+                    "give its new place with --data PATH (checked to hold the same images)");
+  }
+  cfg.quiet = o.quiet;
+  cfg.validate();
+  // A run already at its (new) limit is refused before its data is loaded.
+  try {
+    const int64_t step = std::stoll(from.meta("step")), epoch = std::stoll(from.meta("epoch"));
+    if ((cfg.steps > 0 && step >= cfg.steps) || (cfg.epochs > 0 && epoch >= cfg.epochs))
+      throw ConfigError(fmt::format("the run in {} already reached its limit (step {}, epoch {}; limits: {})",
+                                    dir.string(), step, epoch, limits_of(cfg)),
+                        "give a larger --steps or --epochs to train on");
+  } catch (const std::logic_error&) {  // malformed step/epoch: restore() names the file
+  }
   return Run(cfg, std::move(from)).go();
 }
 

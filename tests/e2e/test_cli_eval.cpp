@@ -38,8 +38,10 @@ std::string python() {
 }
 
 // A feature network with PyTorch's default init (BatchNorm running stats 0 / 1), saved as
-// `train-classifier` saves one.
-std::string make_feature_net(const std::string& path, int img = 32, int ch = 1, uint64_t seed = 1) {
+// `train-classifier` saves one. It stands in for a network trained on `dataset` (eval refuses a
+// network whose dataset differs from the images').
+std::string make_feature_net(const std::string& path, int img = 32, int ch = 1, uint64_t seed = 1,
+                             const std::string& dataset = "fashion-mnist") {
   eval::ClassifierConfig c;
   c.img_size = img;
   c.channels = ch;
@@ -48,7 +50,7 @@ std::string make_feature_net(const std::string& path, int img = 32, int ch = 1, 
   eval::ClassifierNet net = eval::build_classifier(c);
   Rng rng(seed);
   net.reset_parameters(rng);
-  net.save(path, {{"dataset", "test-random"}, {"test_accuracy", "0.1"}});
+  net.save(path, {{"dataset", dataset}, {"test_accuracy", "0.1"}});
   return path;
 }
 
@@ -180,7 +182,7 @@ TEST(CliEval, NoFeatureNetworkFor64x64x3IsAClearError) {
   // present, is for 32x32x1 and must not be used either).
   fs::create_directories(d.path / "home" / "models");
   ::setenv("DCGAN_HOME", (d / "home").c_str(), 1);
-  auto r = run_dcgan(fmt::format("eval --checkpoint {} -n 50", g));
+  auto r = run_dcgan(fmt::format("eval --checkpoint {} --data fashion-mnist -n 50", g));
   ::unsetenv("DCGAN_HOME");
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.output.find("no feature network for 64x64x3 images"), std::string::npos) << r.output;
@@ -190,12 +192,12 @@ TEST(CliEval, NoFeatureNetworkFor64x64x3IsAClearError) {
   EXPECT_NE(r.output.find("fashion-mnist-classifier.safetensors"), std::string::npos) << r.output;
   // An explicit network of another size.
   const std::string net = make_feature_net(d / "net32.safetensors");
-  r = run_dcgan(fmt::format("eval --checkpoint {} -n 50 --features {}", g, net));
+  r = run_dcgan(fmt::format("eval --checkpoint {} --data fashion-mnist -n 50 --features {}", g, net));
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.output.find("no feature network for 64x64x3 images"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("net32.safetensors"), std::string::npos) << r.output;
   // A file that is not a feature network.
-  r = run_dcgan(fmt::format("eval --checkpoint {} -n 50 --features {}", g, g));
+  r = run_dcgan(fmt::format("eval --checkpoint {} --data fashion-mnist -n 50 --features {}", g, g));
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.output.find("not a feature network"), std::string::npos) << r.output;
 }
@@ -207,7 +209,8 @@ TEST(CliEval, DefaultNetworkIsFoundUnderDcganHome) {
   const std::string g = make_generator(d / "g.safetensors");
   ASSERT_EQ(run_dcgan(fmt::format("sample --checkpoint {} -n 50 --npy {}", g, d / "a.npy")).code, 0);
   ::setenv("DCGAN_HOME", (d / "home").c_str(), 1);
-  auto r = run_dcgan(fmt::format("eval --a {} --b {} --kid-subsets 5 --json {}", d / "a.npy", d / "a.npy", d / "j.json"));
+  auto r = run_dcgan(fmt::format("eval --a {} --b {} --data fashion-mnist --kid-subsets 5 --json {}", d / "a.npy",
+                                 d / "a.npy", d / "j.json"));
   ::unsetenv("DCGAN_HOME");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_EQ(read_json(d / "j.json")["feature_net"].get<std::string>(), net);

@@ -75,6 +75,29 @@ struct Dataset {
 // split. Headers that claim more data than the file holds are refused before allocating it.
 Dataset load_dataset(const DataSpec& spec);
 
+// The sources with a name rather than a path: fashion-mnist, mnist, emoji.
+bool is_named_source(const std::string& source);
+// A path source made absolute and lexically normal (so a run can be resumed from anywhere); a
+// named source unchanged.
+std::string normalize_source(const std::string& source);
+// Where a source lives: the directory of a named source ("" when it is not installed), or the
+// path itself.
+std::string source_location(const std::string& source);
+
+// What a source holds, found without converting it (image folders: every file's header).
+struct SourceInfo {
+  int channels = 1;             // 3 when any image has colour (RGB, RGBA), else 1 (gray, gray+alpha)
+  bool has_labels = false;      // a classifier can be trained on it
+  bool has_test_split = false;  // fashion-mnist, mnist, CIFAR-10 directories; others are one set
+  std::string what;             // e.g. "3786 RGBA images" / "gray IDX images"
+};
+// Throws as load_dataset() does for a missing or unreadable source.
+SourceInfo probe_source(const std::string& source);
+
+// Identifies what was loaded: image count, shape and a 64-bit hash of the pixels, e.g.
+// "60000x1x32x32:9f0c2a...". Equal fingerprints mean the same images in the same order.
+std::string data_fingerprint(const Dataset& ds);
+
 // Where the "mnist" source would be found ("" if nowhere), and the places searched (for messages).
 std::string find_mnist_dir(std::vector<std::string>* searched = nullptr);
 // The folder of 64x64 colour emoji PNGs from the npm package emoji-datasource-google (`--data emoji`):

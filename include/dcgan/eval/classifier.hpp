@@ -169,7 +169,8 @@ class FeatureNet {
 // The name a dataset's default network goes by: "fashion-mnist", "mnist", otherwise the last
 // component of the path without its extension ("data/cifar-10-batches-bin/" -> "cifar-10-batches-bin").
 std::string dataset_key(const std::string& data);
-// The folders searched for default networks, in order: $DCGAN_HOME/models, then <dir>/models for
+// The folders searched for default networks, in order: $DCGAN_HOME/models, ./models (the current
+// directory's, where `dcgan train-classifier --out models/NAME` puts one), then <dir>/models for
 // every ancestor dir of the running executable's directory (so build/dcgan finds <repo>/models,
 // as the mnist data is found).
 std::vector<std::string> default_feature_net_dirs();
@@ -178,6 +179,9 @@ std::string default_feature_net_name(const std::string& data, int img_size = 0, 
 // In each folder: the size-specific name (when img_size > 0), then the plain one.
 std::vector<std::string> default_feature_net_candidates(const std::string& data, int img_size = 0,
                                                         int channels = 0);
+// What to do when no feature network suits `data` at S x S x C (img_size 0: any size): train one
+// with `dcgan train-classifier` when the data has labels, and in any case pass --features.
+std::string feature_net_hint(const std::string& data, int img_size, int channels);
 // The feature network for S x S x C images: `explicit_path` when given (FileError if it is not a
 // classifier file or does not fit), else the first default candidate that exists and fits. When
 // none does: ConfigError "no feature network for SxSxC images: ..." (naming the misfits or the

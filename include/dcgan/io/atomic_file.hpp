@@ -40,6 +40,11 @@ void write_file_atomic(const std::string& path, const std::function<void(AtomicW
 // Convenience: atomically replaces `path` with `contents` (e.g. a JSON document).
 void write_file_atomic(const std::string& path, std::string_view contents);
 
+// Before long work whose result goes to `path`: creates its parent directories and checks that a
+// file can be created there (a temp file is made and removed), so that a mistyped or unwritable
+// output fails at once, not after hours of training. Throws FileError naming `path`.
+void prepare_output_file(const std::string& path);
+
 // The temp file name write_file_atomic uses for `path` in this process (for tests and cleanup).
 std::string atomic_temp_path(const std::string& path);
 

@@ -32,4 +32,9 @@ struct LoadedGenerator {
 };
 LoadedGenerator load_generator(const std::string& path, ops::Impl impl = ops::Impl::fast);
 
+// The checkpoint file a user names: a .safetensors file as it is, or a run directory (the --out of
+// `dcgan train`: its checkpoints/latest.safetensors) or a run's checkpoints/ folder (its
+// latest.safetensors). Throws FileError naming the path when there is none.
+std::string find_checkpoint(const std::string& file_or_run_dir);
+
 }  // namespace dcgan
