@@ -24,9 +24,19 @@ void add_info(CLI::App& app) {
     SafeTensors st = read_safetensors_header(file);
     fmt::print("{}\n", file);
     try {
-      fmt::print("model: {}\n", ModelConfig::from_metadata(st.metadata).summary());
+      const CheckpointMeta m = CheckpointMeta::from_metadata(st.metadata, file);
+      fmt::print("model: {}\n", m.model.summary());
+      if (m.training)
+        fmt::print("training: step {}, epoch {}, {:.0f} s of training, data {}{}\n", m.training->step,
+                   m.training->epoch, m.training->elapsed_s, m.training->config.data,
+                   m.training->best_fid ? fmt::format(", best FID {:.3f}", *m.training->best_fid) : "");
+      else
+        fmt::print("training: none (a generator-only file)\n");
     } catch (const Error& e) {
-      fmt::print("model: (no valid config: {})\n", e.what());
+      // A file of a newer format is refused; any other safetensors file is still listed below.
+      const auto v = parse_metadata_number<int>(st.meta("format_version"));
+      if (v && *v > CheckpointMeta::kFormatVersion) throw;
+      fmt::print("model: (not a dcgan checkpoint: {})\n", e.what());
     }
     fmt::print("metadata:\n");
     for (auto& [k, v] : st.metadata) fmt::print("  {} = {}\n", k, v);

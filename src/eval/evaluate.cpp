@@ -37,18 +37,6 @@ Progress progress_of(const EvalOptions& o, const std::string& stage) {
   return o.progress ? o.progress(stage) : Progress{};
 }
 
-// The data a checkpoint was trained on (train_config.data in its metadata), or "".
-std::string trained_on(const SafeTensors& header) {
-  const std::string tc = header.meta("train_config");
-  if (tc.empty()) return "";
-  try {
-    auto j = nlohmann::json::parse(tc);
-    if (j.contains("data") && j["data"].is_string()) return j["data"].get<std::string>();
-  } catch (const std::exception&) {
-  }
-  return "";
-}
-
 // A network trained on other images than `data` would measure them with features that were
 // never taught to tell them apart: refused when both sides are known.
 void check_domain(const FeatureNet& net, const std::string& data) {
@@ -126,10 +114,9 @@ EvalReport evaluate_generator(const std::string& checkpoint, const EvalOptions& 
   validate(o);
   const auto t0 = std::chrono::steady_clock::now();
   const std::string ckpt = find_checkpoint(checkpoint);
-  SafeTensors header = read_safetensors_header(ckpt);
   LoadedGenerator g = load_generator(ckpt);
   const int S = g.config.img_size, C = g.config.channels;
-  const std::string data = o.data.empty() ? trained_on(header) : o.data;
+  const std::string data = !o.data.empty() ? o.data : g.meta.training ? g.meta.training->config.data : "";
   if (data.empty())
     throw ConfigError(fmt::format("{} does not record the data it was trained on (no train_config in its metadata)",
                                   ckpt),

@@ -42,7 +42,6 @@ void put_adam(SafeTensors& st, const std::string& which, Sequential& net, const 
     st.put(pre + e.name + ".exp_avg_sq", Tensor::view(const_cast<float*>(adam.exp_avg_sq.data()) + off, s));
     off += n;
   }
-  st.metadata[pre + "step"] = std::to_string(adam.t);
 }
 
 void load_adam(const SafeTensors& st, const std::string& which, Sequential& net, Adam& adam) {
@@ -57,25 +56,111 @@ void load_adam(const SafeTensors& st, const std::string& which, Sequential& net,
     st.get_into(pre + e.name + ".exp_avg_sq", v);
     off += e.tensor->numel();
   }
-  const std::string step = st.meta(pre + "step");
-  try {
-    adam.t = std::stoll(step);
-  } catch (const std::exception&) {
-    throw FileError(st.path, fmt::format("metadata '{}step' = '{}' is not a step count", pre, step));
-  }
 }
 
 LoadedGenerator load_generator(const std::string& path, ops::Impl impl) {
   SafeTensors st = read_safetensors(path);
   LoadedGenerator g;
-  try {
-    g.config = ModelConfig::from_metadata(st.metadata);
-  } catch (const ConfigError& e) {
-    throw FileError(path, e.what(), e.hint());
-  }
+  g.meta = CheckpointMeta::from_metadata(st.metadata, path);
+  g.config = g.meta.model;
   g.net = build_generator(g.config, impl);
   load_network(st, "generator.", *g.net);
   return g;
+}
+
+namespace {
+constexpr const char* kFormat = "dcgan-checkpoint";
+}  // namespace
+
+std::map<std::string, std::string> CheckpointMeta::to_metadata() const {
+  std::map<std::string, std::string> m = model.to_metadata();
+  m["format"] = kFormat;
+  m["format_version"] = std::to_string(kFormatVersion);
+  if (training) {
+    const Training& t = *training;
+    m["step"] = std::to_string(t.step);
+    m["epoch"] = std::to_string(t.epoch);
+    m["rng_state"] = t.rng_state;
+    m["loader_seed"] = std::to_string(t.loader.seed);
+    m["loader_epoch"] = std::to_string(t.loader.epoch);
+    m["loader_index"] = std::to_string(t.loader.index_in_epoch);
+    m["optimizer.generator.step"] = std::to_string(t.g_adam_step);
+    m["optimizer.discriminator.step"] = std::to_string(t.d_adam_step);
+    m["elapsed_s"] = fmt::format("{:.3f}", t.elapsed_s);
+    if (t.best_fid) m["best_fid"] = fmt::format("{:.17g}", *t.best_fid);
+    m["train_config"] = t.config.to_json();
+  }
+  return m;
+}
+
+CheckpointMeta CheckpointMeta::from_metadata(const std::map<std::string, std::string>& meta, const std::string& path,
+                                             bool require_training) {
+  auto get = [&](const std::string& key) -> const std::string* {
+    auto it = meta.find(key);
+    return it == meta.end() ? nullptr : &it->second;
+  };
+  CheckpointMeta c;
+  if (const std::string* f = get("format"); f && *f != kFormat)
+    throw FileError(path, fmt::format("metadata format = '{}': not a dcgan checkpoint", *f),
+                    "give a checkpoint written by dcgan train, or a generator export (see README, Checkpoint format)");
+  if (const std::string* v = get("format_version")) {
+    const auto n = parse_metadata_number<int>(*v);
+    if (!n || *n < 1) throw FileError(path, fmt::format("metadata format_version = '{}' is not a version number", *v));
+    if (*n > kFormatVersion)
+      throw FileError(path, fmt::format("written by a newer dcgan (checkpoint format version {}; this dcgan reads "
+                                        "versions up to {})", *n, kFormatVersion),
+                      "use the dcgan version that wrote it, or a newer one");
+    c.format_version = *n;
+  }
+  try {
+    c.model = ModelConfig::from_metadata(meta);
+  } catch (const ConfigError& e) {
+    throw FileError(path, e.what(), e.hint());
+  }
+  const std::string* tc = get("train_config");
+  if (!tc) {
+    if (require_training)
+      throw FileError(path, "the checkpoint holds no training state (it is a generator-only file)",
+                      "it can be sampled with 'dcgan sample' but not resumed");
+    return c;
+  }
+  Training t;
+  auto number = [&]<class T>(const std::string& key, T& out) {
+    const std::string* v = get(key);
+    const std::optional<T> n = v ? parse_metadata_number<T>(*v) : std::nullopt;
+    if (!n)
+      throw FileError(path, v ? fmt::format("training state '{}' = '{}' is not a number", key, *v)
+                              : fmt::format("training state lacks the key '{}'", key),
+                      "the file was edited or damaged; resume from another checkpoint of the run");
+    out = *n;
+  };
+  number("step", t.step);
+  number("epoch", t.epoch);
+  number("loader_seed", t.loader.seed);
+  number("loader_epoch", t.loader.epoch);
+  number("loader_index", t.loader.index_in_epoch);
+  number("optimizer.generator.step", t.g_adam_step);
+  number("optimizer.discriminator.step", t.d_adam_step);
+  if (get("elapsed_s")) number("elapsed_s", t.elapsed_s);
+  if (get("best_fid")) {
+    double b = 0;
+    number("best_fid", b);
+    t.best_fid = b;
+  }
+  const std::string* rng = get("rng_state");
+  if (!rng) throw FileError(path, "training state lacks the key 'rng_state'");
+  t.rng_state = *rng;
+  try {
+    t.config = TrainConfig::from_json(*tc);
+  } catch (const ConfigError& e) {
+    throw FileError(path, e.what(), e.hint());
+  }
+  c.training = std::move(t);
+  return c;
+}
+
+CheckpointMeta read_checkpoint_meta(const std::string& path, bool require_training) {
+  return CheckpointMeta::from_metadata(read_safetensors_header(path).metadata, path, require_training);
 }
 
 std::string find_checkpoint(const std::string& path) {

@@ -1,6 +1,9 @@
 #include "dcgan/models/config.hpp"
 
 #include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
 
 #include "dcgan/error.hpp"
 
@@ -56,6 +59,23 @@ std::map<std::string, std::string> ModelConfig::to_metadata() const {
           {"bn_momentum", fmt::format("{}", bn_momentum)}};
 }
 
+template <class T>
+std::optional<T> parse_metadata_number(const std::string& text) {
+  T v{};
+  const char* b = text.data();
+  const char* e = b + text.size();
+  auto [p, ec] = std::from_chars(b, e, v);
+  if (ec != std::errc() || p != e || text.empty()) return std::nullopt;
+  if constexpr (std::is_floating_point_v<T>)
+    if (!std::isfinite(v)) return std::nullopt;
+  return v;
+}
+template std::optional<int> parse_metadata_number<int>(const std::string&);
+template std::optional<int64_t> parse_metadata_number<int64_t>(const std::string&);
+template std::optional<uint64_t> parse_metadata_number<uint64_t>(const std::string&);
+template std::optional<float> parse_metadata_number<float>(const std::string&);
+template std::optional<double> parse_metadata_number<double>(const std::string&);
+
 namespace {
 template <class T>
 T parse_num(const std::map<std::string, std::string>& m, const std::string& key, T fallback,
@@ -67,13 +87,9 @@ T parse_num(const std::map<std::string, std::string>& m, const std::string& key,
                         "a generator checkpoint needs arch, img_size, channels and latent_dim in __metadata__");
     return fallback;
   }
-  T v{};
-  const char* b = it->second.data();
-  const char* e = b + it->second.size();
-  auto [p, ec] = std::from_chars(b, e, v);
-  if (ec != std::errc() || p != e)
-    throw ConfigError(fmt::format("checkpoint metadata '{}' = '{}' is not a number", key, it->second));
-  return v;
+  const std::optional<T> v = parse_metadata_number<T>(it->second);
+  if (!v) throw ConfigError(fmt::format("checkpoint metadata '{}' = '{}' is not a number", key, it->second));
+  return *v;
 }
 }  // namespace
 

@@ -27,6 +27,7 @@
 #include "dcgan/io/image.hpp"
 #include "dcgan/models/checkpoint.hpp"
 #include "dcgan/models/models.hpp"
+#include "dcgan/train/gan_step.hpp"
 #include "train/run_files.hpp"
 
 namespace fs = std::filesystem;
@@ -239,23 +240,20 @@ void Run::build() {
 }
 
 void Run::restore(const SafeTensors& st) {
+  const CheckpointMeta meta = CheckpointMeta::from_metadata(st.metadata, st.path, /*require_training=*/true);
+  const CheckpointMeta::Training& t = *meta.training;
   load_network(st, "generator.", *gs_->G);
   load_network(st, "discriminator.", *gs_->D);
   load_adam(st, "generator", *gs_->G, gs_->g_opt);
   load_adam(st, "discriminator", *gs_->D, gs_->d_opt);
-  try {
-    step_ = std::stoll(st.meta("step"));
-    epoch_ = std::stoll(st.meta("epoch"));
-    rng_.set_state(st.meta("rng_state"));
-    LoaderState ls;
-    ls.seed = std::stoull(st.meta("loader_seed"));
-    ls.epoch = std::stoll(st.meta("loader_epoch"));
-    ls.index_in_epoch = std::stoll(st.meta("loader_index"));
-    loader_->restore(ls);
-  } catch (const std::logic_error&) {
-    throw FileError(st.path, "training state in the metadata is missing or malformed",
-                    "this looks like a generator-only checkpoint; it can be sampled but not resumed");
-  }
+  gs_->g_opt.t = t.g_adam_step;
+  gs_->d_opt.t = t.d_adam_step;
+  step_ = t.step;
+  epoch_ = t.epoch;
+  rng_.set_state(t.rng_state);
+  loader_->restore(t.loader);
+  elapsed_before_ = t.elapsed_s;
+  if (t.best_fid) best_fid_ = *t.best_fid;
   resumed_from_ = step_;
 }
 
@@ -267,20 +265,19 @@ void Run::save_checkpoint() {
   put_network(st, "discriminator.", *gs_->D);
   put_adam(st, "generator", *gs_->G, gs_->g_opt);
   put_adam(st, "discriminator", *gs_->D, gs_->d_opt);
-  for (auto& [k, v] : cfg_.model.to_metadata()) st.metadata[k] = v;
-  LoaderState ls = loader_->state();
-  st.metadata["format"] = "dcgan-checkpoint";
-  st.metadata["format_version"] = "1";
-  st.metadata["step"] = std::to_string(step_);
-  st.metadata["epoch"] = std::to_string(epoch_);
-  st.metadata["rng_state"] = rng_.state();
-  st.metadata["loader_seed"] = std::to_string(ls.seed);
-  st.metadata["loader_epoch"] = std::to_string(ls.epoch);
-  st.metadata["loader_index"] = std::to_string(ls.index_in_epoch);
-  st.metadata["train_config"] = cfg_.to_json();
-  st.metadata["elapsed_s"] = fmt::format("{:.3f}", elapsed_before_ + std::chrono::duration<double>(
-                                                        std::chrono::steady_clock::now() - t0_).count());
-  if (std::isfinite(best_fid_)) st.metadata["best_fid"] = fmt::format("{:.17g}", best_fid_);
+  CheckpointMeta meta;
+  meta.model = cfg_.model;
+  CheckpointMeta::Training& t = meta.training.emplace();
+  t.step = step_;
+  t.epoch = epoch_;
+  t.rng_state = rng_.state();
+  t.loader = loader_->state();
+  t.g_adam_step = gs_->g_opt.t;
+  t.d_adam_step = gs_->d_opt.t;
+  t.elapsed_s = elapsed_before_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+  if (std::isfinite(best_fid_)) t.best_fid = best_fid_;
+  t.config = cfg_;
+  st.metadata = meta.to_metadata();
   files_.save_checkpoint(st, step_, cfg_.keep);
 }
 
@@ -519,9 +516,7 @@ SafeTensors pick_resume_checkpoint(const fs::path& ckpt_dir) {
     try {
       // The whole file, not only its header: a checkpoint cut short fails here, not mid-restore.
       SafeTensors st = read_safetensors(p.string());
-      if (st.meta("train_config").empty())
-        throw FileError(p.string(), "the checkpoint holds no training configuration",
-                        "it can be sampled with 'dcgan sample' but not resumed");
+      CheckpointMeta::from_metadata(st.metadata, p.string(), /*require_training=*/true);  // refuses what cannot resume
       if (!failures.empty())
         fmt::print(stderr, "warning: {}\nwarning: resuming from {} (step {}) instead; its later steps are redone\n",
                    fmt::join(failures, "\nwarning: "), p.string(), st.meta("step"));
@@ -550,7 +545,8 @@ TrainResult resume(const std::string& dir_in, const ResumeOptions& o) {
   }
   const fs::path dir = fs::absolute(dir_in).lexically_normal();
   SafeTensors from = pick_resume_checkpoint(dir / "checkpoints");
-  TrainConfig cfg = TrainConfig::from_json(from.meta("train_config"));
+  const CheckpointMeta meta = CheckpointMeta::from_metadata(from.metadata, from.path, /*require_training=*/true);
+  TrainConfig cfg = meta.training->config;
   cfg.out = dir.string();
   if (o.steps || o.epochs) {  // new limits replace both stored ones, as for a new run
     cfg.steps = o.steps.value_or(0);
@@ -573,14 +569,11 @@ TrainResult resume(const std::string& dir_in, const ResumeOptions& o) {
   cfg.quiet = o.quiet;
   cfg.validate();
   // A run already at its (new) limit is refused before its data is loaded.
-  try {
-    const int64_t step = std::stoll(from.meta("step")), epoch = std::stoll(from.meta("epoch"));
-    if ((cfg.steps > 0 && step >= cfg.steps) || (cfg.epochs > 0 && epoch >= cfg.epochs))
-      throw ConfigError(fmt::format("the run in {} already reached its limit (step {}, epoch {}; limits: {})",
-                                    dir.string(), step, epoch, limits_of(cfg)),
-                        "give a larger --steps or --epochs to train on");
-  } catch (const std::logic_error&) {  // malformed step/epoch: restore() names the file
-  }
+  const int64_t step = meta.training->step, epoch = meta.training->epoch;
+  if ((cfg.steps > 0 && step >= cfg.steps) || (cfg.epochs > 0 && epoch >= cfg.epochs))
+    throw ConfigError(fmt::format("the run in {} already reached its limit (step {}, epoch {}; limits: {})",
+                                  dir.string(), step, epoch, limits_of(cfg)),
+                      "give a larger --steps or --epochs to train on");
   return Run(cfg, std::move(from)).go();
 }
 

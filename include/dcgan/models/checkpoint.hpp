@@ -1,18 +1,56 @@
-// Checkpoints: networks <-> safetensors (shared/DESIGN.md, "Checkpoint").
+// Checkpoints: networks <-> safetensors (docs/formats.md, "Checkpoints").
 //   generator.<state_dict name>, discriminator.<state_dict name>     F32 (num_batches_tracked I64)
 //   optimizer.generator.<param name>.exp_avg / .exp_avg_sq          F32 Adam moments
-//   __metadata__: the ModelConfig keys (arch, img_size, ...) plus training state as strings.
+//   __metadata__: strings, written and read only by CheckpointMeta (below): the format and its
+//   version, the ModelConfig keys (arch, img_size, ...) and, in training checkpoints, the
+//   training state and configuration.
 // A file with only generator.* tensors plus the config metadata is a valid generator checkpoint.
 #pragma once
 #include <memory>
 #include <string>
 
+#include "dcgan/data/loader.hpp"
 #include "dcgan/io/safetensors.hpp"
 #include "dcgan/models/config.hpp"
 #include "dcgan/nn/sequential.hpp"
 #include "dcgan/optim/adam.hpp"
+#include "dcgan/train/config.hpp"
 
 namespace dcgan {
+
+// Everything a checkpoint holds beyond its tensors: the one type that writes and reads the
+// __metadata__ keys. Keys: format ("dcgan-checkpoint"), format_version; the ModelConfig keys;
+// and for training checkpoints step, epoch, rng_state, loader_seed / loader_epoch /
+// loader_index, optimizer.generator.step / optimizer.discriminator.step, elapsed_s, best_fid
+// (when an evaluation ran) and train_config (the TrainConfig as JSON).
+struct CheckpointMeta {
+  // 1: the first format (2026-11). A file claiming a newer version is refused: it may hold state
+  // this version would silently drop.
+  static constexpr int kFormatVersion = 1;
+  int format_version = 0;  // 0: no format key (a generator exported by hand or from PyTorch)
+  ModelConfig model;
+
+  struct Training {
+    int64_t step = 0, epoch = 0;
+    std::string rng_state;       // Rng::state() of the latent sampler
+    LoaderState loader;
+    int64_t g_adam_step = 0, d_adam_step = 0;
+    double elapsed_s = 0;        // wall time of the run up to this checkpoint
+    std::optional<double> best_fid;
+    TrainConfig config;
+  };
+  std::optional<Training> training;  // absent in generator-only files
+
+  // A training checkpoint's metadata (format and version included).
+  std::map<std::string, std::string> to_metadata() const;
+  // Throws FileError naming `path`: another format, a newer version, a missing or malformed key.
+  // Training keys are read when train_config is present; `require_training` makes their absence
+  // an error too (resume).
+  static CheckpointMeta from_metadata(const std::map<std::string, std::string>& meta, const std::string& path,
+                                      bool require_training = false);
+};
+// The metadata of a checkpoint file (its header only; the tensors are not read).
+CheckpointMeta read_checkpoint_meta(const std::string& path, bool require_training = false);
 
 // Writes every parameter, buffer and counter of `net` as `prefix + name`.
 void put_network(SafeTensors& st, const std::string& prefix, Sequential& net);
@@ -20,8 +58,8 @@ void put_network(SafeTensors& st, const std::string& prefix, Sequential& net);
 // FileError naming the file, the tensor and both shapes.
 void load_network(const SafeTensors& st, const std::string& prefix, Sequential& net);
 
-// Adam moments as optimizer.<which>.<param name>.exp_avg / .exp_avg_sq; the step count as
-// metadata "optimizer.<which>.step".
+// Adam moments as optimizer.<which>.<param name>.exp_avg / .exp_avg_sq (the step count is
+// CheckpointMeta's).
 void put_adam(SafeTensors& st, const std::string& which, Sequential& net, const Adam& adam);
 void load_adam(const SafeTensors& st, const std::string& which, Sequential& net, Adam& adam);
 
@@ -29,6 +67,7 @@ void load_adam(const SafeTensors& st, const std::string& which, Sequential& net,
 struct LoadedGenerator {
   ModelConfig config;
   std::unique_ptr<Sequential> net;
+  CheckpointMeta meta;  // all of the file's metadata (training state when it has one)
 };
 LoadedGenerator load_generator(const std::string& path, ops::Impl impl = ops::Impl::fast);
 

@@ -2,6 +2,7 @@
 // __metadata__ and read back from it (PyTorch-exported generators carry the same keys).
 #pragma once
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -29,6 +30,11 @@ inline constexpr const ArchDefaults& kDefaultArch = kArchitectures[0];
 inline std::span<const ArchDefaults> architectures() { return kArchitectures; }
 // The row for `arch`; throws ConfigError naming --arch for an unknown one.
 const ArchDefaults& arch_defaults(std::string_view arch);
+
+// The one parser of the numbers a checkpoint's metadata holds as strings: the whole text must be
+// a number of type T (int, int64_t, uint64_t, float or double) in its range, else nullopt.
+template <class T>
+std::optional<T> parse_metadata_number(const std::string& text);
 
 // A default-constructed ModelConfig is the default architecture's row (seed 32x32x1).
 struct ModelConfig {

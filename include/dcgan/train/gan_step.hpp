@@ -17,17 +17,12 @@
 #include <vector>
 
 #include "dcgan/models/config.hpp"
+#include "dcgan/train/config.hpp"
 #include "dcgan/nn/layers.hpp"
 #include "dcgan/nn/sequential.hpp"
 #include "dcgan/optim/adam.hpp"
 
 namespace dcgan {
-
-struct GanOptions {
-  AdamOptions g_adam;              // lr 2e-4, betas (0.5, 0.999)
-  AdamOptions d_adam;
-  float real_label = 1.0f;         // one-sided label smoothing: e.g. 0.9
-};
 
 struct StepStats {
   float d_loss = 0, g_loss = 0;

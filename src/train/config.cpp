@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dcgan/error.hpp"
-#include "dcgan/train/trainer.hpp"
+#include "dcgan/train/config.hpp"
 
 namespace dcgan {
 
