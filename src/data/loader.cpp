@@ -40,7 +40,7 @@ BatchLoader::BatchLoader(const Dataset& ds, const LoaderOptions& opt, const Load
     throw ConfigError(fmt::format("[loader] the dataset holds {} images, fewer than one batch of {}", ds_.n,
                                   opt_.batch_size),
                       "use a smaller batch size or more data");
-  for (int v = 0; v < 256; ++v) lut_[v] = static_cast<float>(v) / 127.5f - 1.f;
+  for (int v = 0; v < 256; ++v) lut_[v] = pixel_to_unit(static_cast<uint8_t>(v));
   restore(start);
 }
 
@@ -95,7 +95,7 @@ void BatchLoader::fill(const LoaderState& s, Batch& out, PermCache& pc) const {
     if (!ds_.labels.empty()) out.labels[i] = ds_.labels[idx];
     const uint8_t* src = ds_.image(idx);
     float* d = dst + i * bytes;
-    for (int64_t k = 0; k < bytes; ++k) d[k] = lut_[src[k]];  // x / 127.5 - 1
+    for (int64_t k = 0; k < bytes; ++k) d[k] = lut_[src[k]];  // pixel_to_unit, by table
   }
   if (opt_.on_batch) opt_.on_batch(out);
 }

@@ -54,10 +54,6 @@ uint64_t mix64(uint64_t z) {  // splitmix64 finaliser
   return z ^ (z >> 31);
 }
 
-// uint8 images (n, C, S, S) -> floats in [-1, 1], as BatchLoader: v / 127.5f - 1.f.
-void to_float(const uint8_t* px, int64_t count, float* out) {
-  for (int64_t i = 0; i < count; ++i) out[i] = float(px[i]) / 127.5f - 1.f;
-}
 
 // The images ids[0], ids[1], ... of ds (with their labels) copied into a new Dataset.
 Dataset subset(const Dataset& ds, const std::vector<int64_t>& ids, const std::string& what) {
@@ -110,7 +106,7 @@ double accuracy(ClassifierNet& net, const Dataset& ds, int64_t batch = 250) {
   for (int64_t s = 0; s < ds.n; s += batch) {
     const int64_t n = std::min(batch, ds.n - s);
     Tensor x({n, ds.channels, ds.height, ds.width});
-    to_float(ds.image(s), n * B, x.data());
+    pixels_to_unit(ds.image(s), n * B, x.data());
     const Tensor& f = net.features->forward(x, Mode::eval);
     const Tensor& logits = net.head->forward(f, Mode::eval);
     labels.assign(ds.labels.begin() + s, ds.labels.begin() + s + n);
@@ -128,7 +124,7 @@ void standardise(ClassifierNet& net, const Dataset& ds) {
   for (int64_t s = 0; s < n_use; s += B) {
     const int64_t n = std::min(B, n_use - s);
     Tensor x({n, ds.channels, ds.height, ds.width});
-    to_float(ds.image(s), n * per, x.data());
+    pixels_to_unit(ds.image(s), n * per, x.data());
     stats.add(net.features->forward(x, Mode::eval));
   }
   net.feature_mean = Tensor({D});

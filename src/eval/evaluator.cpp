@@ -47,7 +47,7 @@ void add_dataset(FeatureSet& set, const FeatureNet& net, const Dataset& ds, int6
   for (int64_t s = 0; s < N; s += B) {
     const int64_t n = std::min(B, N - s);
     const uint8_t* px = ds.image(s);
-    for (int64_t i = 0; i < n * per; ++i) x[size_t(i)] = float(px[i]) / 127.5f - 1.f;  // BatchLoader's mapping
+    pixels_to_unit(px, n * per, x.data());
     net.features(x.data(), n, f.data());
     set.add(f.data(), n);
     if (progress) progress(s + n, N);

@@ -22,12 +22,12 @@
 #include "dcgan/data/dataset.hpp"
 #include "dcgan/data/loader.hpp"
 #include "dcgan/error.hpp"
-#include "dcgan/eval/evaluator.hpp"
 #include "dcgan/io/atomic_file.hpp"
 #include "dcgan/io/image.hpp"
 #include "dcgan/models/checkpoint.hpp"
 #include "dcgan/models/models.hpp"
 #include "dcgan/train/gan_step.hpp"
+#include "dcgan/train/observer.hpp"
 #include "train/run_files.hpp"
 
 namespace fs = std::filesystem;
@@ -69,82 +69,16 @@ struct SignalGuard {
 constexpr uint64_t kFixedNoiseSalt = 0x5eed'f1ed'0000'0001ULL;
 constexpr uint64_t kInitSalt = 0x1417'0000'0000'0002ULL;
 
-std::string fmt_duration(double s) {
-  if (!std::isfinite(s) || s < 0) return "?";
-  int64_t t = static_cast<int64_t>(s + 0.5);
-  if (t >= 3600) return fmt::format("{}h{:02}m", t / 3600, (t / 60) % 60);
-  if (t >= 60) return fmt::format("{}m{:02}s", t / 60, t % 60);
-  return fmt::format("{}s", t);
-}
-
 std::string limits_of(const TrainConfig& c) {
   std::string e = c.epochs > 0 ? fmt::format("{} epochs", c.epochs) : "",
               st = c.steps > 0 ? fmt::format("{} steps", c.steps) : "";
   return e.empty() ? st : st.empty() ? e : e + " or " + st + ", whichever comes first";
 }
 
-class Run {
- public:
-  // resume_from: the checkpoint a resumed run continues from, as read; none for a new run.
-  Run(TrainConfig cfg, std::optional<SafeTensors> resume_from)
-      : cfg_(std::move(cfg)), resuming_(resume_from.has_value()), resume_from_(std::move(resume_from)) {}
-  TrainResult go();
-
- private:
-  void prepare_dirs();
-  void build();
-  void restore(const SafeTensors& st);
-  void save_checkpoint();
-  void sync_sampler();
-  void save_samples(const std::string& name);
-  void evaluate();
-  void log_step(const StepStats& s, bool epoch_end, bool final_step);
-  void refuse_overlapping_dirs() const;
-  bool done() const {
-    return (cfg_.steps > 0 && step_ >= cfg_.steps) || (cfg_.epochs > 0 && epoch_ >= cfg_.epochs);
-  }
-  int64_t target_steps() const;
-  // An output with cadence `every` is due after this step: every N steps, or at epoch ends when
-  // N is 0. So on any dataset there is at most one of each per cadence interval.
-  bool due(int64_t every, bool epoch_end) const { return every > 0 ? step_ % every == 0 : epoch_end; }
-
-  TrainConfig cfg_;
-  bool resuming_;
-  std::optional<SafeTensors> resume_from_;  // released once restored
-  fs::path dir_, ckpt_dir_, sample_dir_;
-  Dataset data_;
-  std::unique_ptr<BatchLoader> loader_;
-  std::unique_ptr<GanStep> gs_;
-  std::unique_ptr<Sequential> sampler_;  // eval-mode copy of G for grids
-  Rng rng_{0};
-  Tensor z_, fixed_z_;
-  int64_t step_ = 0, epoch_ = 0;
-  int64_t resumed_from_ = 0;
-  int64_t last_saved_step_ = -1;
-  int64_t last_grid_step_ = -1, last_logged_step_ = -1;
-  double elapsed_before_ = 0;  // wall seconds of the run before this process (resume)
-  int64_t low_d_loss_run_ = 0;
-  bool warned_collapse_ = false;
-  std::chrono::steady_clock::time_point t0_, last_print_;
-  int64_t step_at_t0_ = 0;
-  RunFiles files_;
-  // --eval-every: FID of the eval-mode generator against the held-out split.
-  eval::FeatureNet feature_net_;
-  Dataset held_out_;
-  std::unique_ptr<eval::FidEvaluator> evaluator_;
-  double best_fid_ = INFINITY;
-};
-
-int64_t Run::target_steps() const {
-  int64_t by_epochs = cfg_.epochs > 0 ? cfg_.epochs * loader_->batches_per_epoch() : 0;
-  if (cfg_.steps > 0 && by_epochs > 0) return std::min(cfg_.steps, by_epochs);
-  return cfg_.steps > 0 ? cfg_.steps : by_epochs;
-}
-
 // The run directory must not lie inside the data's folder (the next run would train on its own
 // sample grids and checkpoints) nor hold the data.
-void Run::refuse_overlapping_dirs() const {
-  const std::string loc = source_location(cfg_.data);
+void refuse_overlapping_dirs(const TrainConfig& cfg) {
+  const std::string loc = source_location(cfg.data);
   if (loc.empty()) return;  // a named source that is not installed: load_dataset says so
   auto canon = [](const fs::path& p) {
     std::error_code ec;
@@ -155,24 +89,23 @@ void Run::refuse_overlapping_dirs() const {
     const fs::path rel = inner.lexically_relative(outer);
     return !rel.empty() && (rel == "." || *rel.begin() != "..");
   };
-  const fs::path out = canon(cfg_.out), data = canon(loc);
+  const fs::path out = canon(cfg.out), data = canon(loc);
   const std::string hint = "choose an --out outside the data, e.g. runs/NAME";
   if (within(out, data))
     throw ConfigError(fmt::format("invalid option --out {}: it is inside the data {} (--data {}); the run's sample "
                                   "grids and checkpoints would become training data",
-                                  cfg_.out, data.string(), cfg_.data), hint);
+                                  cfg.out, data.string(), cfg.data), hint);
   if (within(data, out))
-    throw ConfigError(fmt::format("invalid option --out {}: the data {} (--data {}) is inside it", cfg_.out,
-                                  data.string(), cfg_.data), hint);
+    throw ConfigError(fmt::format("invalid option --out {}: the data {} (--data {}) is inside it", cfg.out,
+                                  data.string(), cfg.data), hint);
 }
 
-void Run::prepare_dirs() {
-  refuse_overlapping_dirs();
-  dir_ = cfg_.out;
-  ckpt_dir_ = dir_ / "checkpoints";
-  sample_dir_ = dir_ / "samples";
+// Makes the run directory and its checkpoints/ and samples/ folders; refuses to start a new run
+// over an old one; removes temp files of writes cut short by a kill (name.tmp.<pid>: never
+// complete, never used).
+void prepare_run_dir(const fs::path& dir, bool resuming) {
   std::error_code ec;
-  for (auto& d : {dir_, ckpt_dir_, sample_dir_}) {
+  for (const fs::path& d : {dir, dir / "checkpoints", dir / "samples"}) {
     fs::create_directories(d, ec);
     if (ec) throw FileError(d.string(), "cannot create the output directory: " + ec.message(),
                             "choose a writable --out directory");
@@ -180,64 +113,128 @@ void Run::prepare_dirs() {
       throw FileError(d.string(), std::string("cannot write to the output directory: ") + std::strerror(errno),
                       "choose a writable --out directory");
   }
-  if (!resuming_ && fs::exists(ckpt_dir_ / "latest.safetensors"))
-    throw FileError((ckpt_dir_ / "latest.safetensors").string(), "the output directory already holds a training run",
-                    fmt::format("continue it with 'dcgan train --resume {}', or choose another --out", dir_.string()));
-  // Temp files of writes cut short by a kill (name.tmp.<pid>, .latest.tmp.<pid>): never complete, never used.
-  for (auto& d : {dir_, ckpt_dir_, sample_dir_})
+  const fs::path latest = dir / "checkpoints" / "latest.safetensors";
+  if (!resuming && fs::exists(latest))
+    throw FileError(latest.string(), "the output directory already holds a training run",
+                    fmt::format("continue it with 'dcgan train --resume {}', or choose another --out", dir.string()));
+  for (const fs::path& d : {dir, dir / "checkpoints", dir / "samples"})
     for (auto& e : fs::directory_iterator(d, ec))
       if (e.path().filename().string().find(".tmp.") != std::string::npos) fs::remove(e.path(), ec);
-  files_ = RunFiles(dir_.string());
 }
 
-void Run::build() {
-  set_num_threads(cfg_.threads);
-  gs_ = std::make_unique<GanStep>(cfg_.model, cfg_.gan);
-  sampler_ = build_generator(cfg_.model);
-  DataSpec spec;
-  spec.source = cfg_.data;
-  spec.img_size = cfg_.model.img_size;
-  spec.channels = cfg_.model.channels;
-  spec.strict = cfg_.strict_data;
-  data_ = load_dataset(spec);
-  if (!cfg_.quiet) fmt::print(stderr, "data: {}\n", data_.description);
-  // The same images in the same order as when the run started, or the data order, and with it
-  // the exact resume, would silently change.
-  const std::string fp = data_fingerprint(data_);
-  if (resuming_ && !cfg_.data_fingerprint.empty() && fp != cfg_.data_fingerprint)
-    throw FileError(data_.source,
+// The data of a run, loaded and checked: the same images in the same order as when the run
+// started (on resume), or the data order, and with it the exact resume, would silently change.
+Dataset load_run_data(TrainConfig& cfg, bool resuming) {
+  Dataset data = load_dataset(DataSpec{cfg.data, cfg.model.img_size, cfg.model.channels, cfg.strict_data, "train"});
+  if (!cfg.quiet) fmt::print(stderr, "data: {}\n", data.description);
+  const std::string fp = data_fingerprint(data);
+  if (resuming && !cfg.data_fingerprint.empty() && fp != cfg.data_fingerprint)
+    throw FileError(data.source,
                     fmt::format("holds other images than this run was trained on (loaded {}, the run's data was {})",
-                                fp, cfg_.data_fingerprint),
+                                fp, cfg.data_fingerprint),
                     "resume with the run's own data (--data PATH if it moved), or start a new run with another --out");
-  if (resuming_ && cfg_.data_fingerprint.empty() && !cfg_.quiet)
+  if (resuming && cfg.data_fingerprint.empty() && !cfg.quiet)
     fmt::print(stderr, "note: this run was started by an older dcgan that did not record what its data held; "
                        "the data cannot be checked to be the same\n");
-  cfg_.data_fingerprint = fp;
-  if (data_.n < cfg_.batch_size)
-    throw ConfigError(fmt::format("invalid option --batch-size {}: the data holds only {} images", cfg_.batch_size,
-                                  data_.n),
+  cfg.data_fingerprint = fp;
+  if (data.n < cfg.batch_size)
+    throw ConfigError(fmt::format("invalid option --batch-size {}: the data holds only {} images", cfg.batch_size,
+                                  data.n),
                       "use a smaller --batch-size, or more images");
-  LoaderOptions lo;
-  lo.batch_size = cfg_.batch_size;
-  lo.seed = cfg_.seed;
-  lo.drop_last = true;
-  loader_ = std::make_unique<BatchLoader>(data_, lo);
-  z_ = Tensor({cfg_.batch_size, cfg_.model.latent_dim});
-  if (cfg_.eval_every > 0) {
-    // The feature network and the held-out split are loaded once; a missing network is a clear
-    // error before any training happens.
-    feature_net_ = eval::FeatureNet(
-        eval::find_feature_net(cfg_.features, cfg_.data, cfg_.model.img_size, cfg_.model.channels));
-    DataSpec held = spec;
-    held.split = "test";
-    held_out_ = load_dataset(held);
-    evaluator_ = std::make_unique<eval::FidEvaluator>(feature_net_, held_out_, cfg_.eval_samples, cfg_.seed,
-                                                       cfg_.batch_size);
-  }
-  Rng fixed(cfg_.seed ^ kFixedNoiseSalt);
-  fixed_z_ = Tensor({cfg_.n_fixed, cfg_.model.latent_dim});
-  for (int64_t i = 0; i < fixed_z_.numel(); ++i) fixed_z_[i] = fixed.normal();
+  return data;
 }
+
+// samples/real.png: the first training images after conversion, once per run directory.
+void write_real_grid(const Dataset& data, int n_fixed, const fs::path& dir) {
+  const fs::path path = dir / "samples" / "real.png";
+  if (fs::exists(path)) return;
+  const int64_t n = std::min<int64_t>(n_fixed, data.size());
+  Tensor real({n, data.channels, data.height, data.width});
+  for (int64_t i = 0; i < real.numel(); ++i) real[i] = pixel_to_unit(data.pixels[size_t(i)]);
+  save_image_grid(path.string(), real, 8);
+}
+
+// A training run: the GAN, its data and the state a checkpoint holds. The loop in go() steps the
+// GAN and reports each step to the observers; everything written or printed is theirs.
+class Run final : public TrainingRun {
+ public:
+  // resume_from: the checkpoint a resumed run continues from, as read; none for a new run.
+  Run(TrainConfig cfg, std::optional<SafeTensors> resume_from)
+      : cfg_(std::move(cfg)), dir_(cfg_.out), files_(cfg_.out) {
+    refuse_overlapping_dirs(cfg_);
+    prepare_run_dir(dir_, resume_from.has_value());
+    set_num_threads(cfg_.threads);
+    data_ = load_run_data(cfg_, resume_from.has_value());
+    LoaderOptions lo;
+    lo.batch_size = cfg_.batch_size;
+    lo.seed = cfg_.seed;
+    lo.drop_last = true;
+    loader_ = std::make_unique<BatchLoader>(data_, lo);
+    gs_ = std::make_unique<GanStep>(cfg_.model, cfg_.gan);
+    if (resume_from) {
+      restore(*resume_from);
+    } else {
+      Rng init(cfg_.seed ^ kInitSalt);
+      init_dcgan_weights(*gs_->G, init);
+      init_dcgan_weights(*gs_->D, init);
+      rng_ = Rng(cfg_.seed);
+      files_.reset_metrics();
+    }
+    Rng fixed(cfg_.seed ^ kFixedNoiseSalt);
+    fixed_z_ = Tensor({cfg_.n_fixed, cfg_.model.latent_dim});
+    for (int64_t i = 0; i < fixed_z_.numel(); ++i) fixed_z_[i] = fixed.normal();
+    write_file_atomic((dir_ / "config.json").string(), cfg_.to_json() + "\n");
+    write_real_grid(data_, cfg_.n_fixed, dir_);
+  }
+
+  TrainResult go(std::vector<std::unique_ptr<TrainingObserver>> observers);
+
+  // TrainingRun
+  const TrainConfig& config() const override { return cfg_; }
+  const fs::path& dir() const override { return dir_; }
+  void append_metrics(const std::string& line) override { files_.append_metrics(line); }
+  const GanStep& gan() const override { return *gs_; }
+  int64_t step() const override { return step_; }
+  int64_t resumed_from_step() const override { return resumed_from_step_; }
+  std::string resumed_from_file() const override { return resumed_from_file_; }
+  Sequential& eval_generator() override;
+  const Tensor& fixed_noise() const override { return fixed_z_; }
+  fs::path save_checkpoint() override;
+  int64_t last_checkpoint_step() const override { return last_saved_step_; }
+  void mark_best() override { files_.mark_best(step_); }
+  std::optional<double> best_fid() const override { return best_fid_; }
+  void set_best_fid(double fid) override { best_fid_ = fid; }
+
+ private:
+  void restore(const SafeTensors& st);
+  bool done() const {
+    return (cfg_.steps > 0 && step_ >= cfg_.steps) || (cfg_.epochs > 0 && epoch_ >= cfg_.epochs);
+  }
+  int64_t target_steps() const {
+    const int64_t by_epochs = cfg_.epochs > 0 ? cfg_.epochs * loader_->batches_per_epoch() : 0;
+    if (cfg_.steps > 0 && by_epochs > 0) return std::min(cfg_.steps, by_epochs);
+    return cfg_.steps > 0 ? cfg_.steps : by_epochs;
+  }
+
+  TrainConfig cfg_;
+  fs::path dir_;
+  RunFiles files_;
+  Dataset data_;
+  std::unique_ptr<BatchLoader> loader_;
+  std::unique_ptr<GanStep> gs_;
+  std::unique_ptr<Sequential> sampler_;  // eval-mode copy of G, made on first use
+  Rng rng_{0};                           // the latents of the training steps
+  Tensor fixed_z_;                       // (n_fixed, latent_dim)
+  // The training state a checkpoint holds besides the networks, optimizers, loader and rng.
+  int64_t step_ = 0, epoch_ = 0;
+  double elapsed_before_ = 0;  // wall seconds of the run before this process (resume)
+  std::optional<double> best_fid_;
+  // This process.
+  int64_t resumed_from_step_ = -1;
+  std::string resumed_from_file_;
+  int64_t last_saved_step_ = -1;
+  std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
+};
 
 void Run::restore(const SafeTensors& st) {
   const CheckpointMeta meta = CheckpointMeta::from_metadata(st.metadata, st.path, /*require_training=*/true);
@@ -253,13 +250,15 @@ void Run::restore(const SafeTensors& st) {
   rng_.set_state(t.rng_state);
   loader_->restore(t.loader);
   elapsed_before_ = t.elapsed_s;
-  if (t.best_fid) best_fid_ = *t.best_fid;
-  resumed_from_ = step_;
+  best_fid_ = t.best_fid;
+  resumed_from_step_ = step_;
+  resumed_from_file_ = st.path;
+  files_.truncate_metrics_after(step_);
 }
 
-void Run::save_checkpoint() {
-  if (step_ == last_saved_step_) return;  // e.g. an eval's best at a regular checkpoint step
-  last_saved_step_ = step_;
+fs::path Run::save_checkpoint() {
+  const fs::path latest = dir_ / "checkpoints" / "latest.safetensors";
+  if (step_ == last_saved_step_) return latest;  // e.g. an eval's best at a regular checkpoint step
   SafeTensors st;
   put_network(st, "generator.", *gs_->G);
   put_network(st, "discriminator.", *gs_->D);
@@ -275,137 +274,45 @@ void Run::save_checkpoint() {
   t.g_adam_step = gs_->g_opt.t;
   t.d_adam_step = gs_->d_opt.t;
   t.elapsed_s = elapsed_before_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
-  if (std::isfinite(best_fid_)) t.best_fid = best_fid_;
+  t.best_fid = best_fid_;
   t.config = cfg_;
   st.metadata = meta.to_metadata();
   files_.save_checkpoint(st, step_, cfg_.keep);
+  last_saved_step_ = step_;
+  return latest;
 }
 
-// Copies G's weights and running statistics into the sampler, which runs in eval mode and never
+// G's weights and running statistics copied into the sampler, which runs in eval mode and never
 // disturbs the training networks' buffers.
-void Run::sync_sampler() {
+Sequential& Run::eval_generator() {
+  if (!sampler_) sampler_ = build_generator(cfg_.model);
   auto src = gs_->G->state();
   auto dst = sampler_->state();
   for (size_t i = 0; i < src.size(); ++i) {
     if (src[i].i64) *dst[i].i64 = *src[i].i64;
     else dst[i].tensor->copy_from(*src[i].tensor);
   }
+  return *sampler_;
 }
 
-void Run::save_samples(const std::string& name) {
-  sync_sampler();
-  const Tensor& img = sampler_->forward(fixed_z_, Mode::eval);
-  save_image_grid((sample_dir_ / name).string(), img, 8);
-}
-
-// FID into metrics.jsonl; a new best also goes to checkpoints/best.safetensors (full state, atomic).
-void Run::evaluate() {
-  sync_sampler();
-  const double fid = evaluator_->fid(*sampler_, cfg_.model.latent_dim);
-  nlohmann::json j;
-  j["step"] = step_;
-  j["epoch"] = epoch_;
-  j["fid"] = fid;
-  j["fid_samples"] = cfg_.eval_samples;
-  j["eval_seconds"] = std::round(evaluator_->last_seconds() * 100) / 100;
-  const bool best = fid < best_fid_;
-  if (best) best_fid_ = fid;
-  j["best"] = best;
-  files_.append_metrics(j.dump());
-  if (!cfg_.quiet) {
-    if (isatty(STDERR_FILENO)) fmt::print(stderr, "\n");
-    fmt::print(stderr, "eval step {}: FID {:.3f} ({} samples, {:.1f} s){}\n", step_, fid, cfg_.eval_samples,
-               evaluator_->last_seconds(), best ? ", best so far: checkpoints/best.safetensors" : "");
-  }
-  if (best) {
-    save_checkpoint();
-    files_.mark_best(step_);
-  }
-}
-
-// The progress line (rewritten in place on a terminal, printed every log_every steps otherwise)
-// and, every log_every steps (at epoch ends when 0) and at the last step, a metrics.jsonl line.
-void Run::log_step(const StepStats& s, bool epoch_end, bool final_step) {
-  using clock = std::chrono::steady_clock;
-  auto now = clock::now();
-  double el = std::chrono::duration<double>(now - t0_).count();
-  double ips = el > 0 ? double(step_ - step_at_t0_) * cfg_.batch_size / el : 0;
-  int64_t target = target_steps();
-  double eta = ips > 0 && target > 0 ? double(target - step_) * cfg_.batch_size / ips : NAN;
-  // The epoch the step belongs to: at an epoch end, the one just completed.
-  const int64_t shown_epoch = epoch_end ? epoch_ : epoch_ + 1;
-  std::string line = fmt::format(
-      "epoch {}/{} step {}{} | {:.0f} img/s | ETA {} | D {:.4f} G {:.4f} D(x) {:.3f} D(G(z)) {:.3f}",
-      shown_epoch, cfg_.epochs > 0 ? std::to_string(cfg_.epochs) : "-", step_,
-      target > 0 ? "/" + std::to_string(target) : "", ips, fmt_duration(eta), s.d_loss, s.g_loss,
-      s.d_real, s.d_fake);
-  const bool tty = isatty(STDERR_FILENO);
-  const bool log_now = due(cfg_.log_every, epoch_end) || (final_step && last_logged_step_ != step_);
-  if (!cfg_.quiet) {
-    if (tty && (log_now || std::chrono::duration<double>(now - last_print_).count() > 0.25)) {
-      fmt::print(stderr, "\r\033[K{}", line);
-      if (log_now) fmt::print(stderr, "\n");
-      last_print_ = now;
-    } else if (!tty && log_now) {
-      fmt::print(stderr, "{}\n", line);
-    }
-  }
-  if (log_now) {
-    last_logged_step_ = step_;
-    nlohmann::json j;
-    j["step"] = step_;
-    j["epoch"] = epoch_;
-    j["d_loss"] = s.d_loss;
-    j["g_loss"] = s.g_loss;
-    j["d_x"] = s.d_real;
-    j["d_g_z"] = s.d_fake;
-    j["img_per_s"] = std::round(ips * 10) / 10;
-    j["elapsed_s"] = std::round((el + elapsed_before_) * 1000) / 1000;  // wall time of the run so far
-    files_.append_metrics(j.dump());
-  }
-}
-
-TrainResult Run::go() {
-  prepare_dirs();
-  build();
-  const fs::path latest = ckpt_dir_ / "latest.safetensors";
-  if (resuming_) {
-    restore(*resume_from_);
-    files_.truncate_metrics_after(step_);
-    if (!cfg_.quiet) fmt::print(stderr, "resumed {} at step {} (epoch {})\n", resume_from_->path, step_, epoch_);
-    resume_from_.reset();
-  } else {
-    Rng init(cfg_.seed ^ kInitSalt);
-    init_dcgan_weights(*gs_->G, init);
-    init_dcgan_weights(*gs_->D, init);
-    rng_ = Rng(cfg_.seed);
-    files_.reset_metrics();
-  }
-  write_file_atomic((dir_ / "config.json").string(), cfg_.to_json() + "\n");
-  if (!fs::exists(sample_dir_ / "real.png")) {
-    const int64_t n = std::min<int64_t>(cfg_.n_fixed, data_.size());
-    Tensor real({n, data_.channels, data_.height, data_.width});
-    for (int64_t i = 0; i < real.numel(); ++i) real[i] = data_.pixels[i] / 127.5f - 1.f;
-    save_image_grid((sample_dir_ / "real.png").string(), real, 8);
-  }
-  if (!cfg_.quiet)
-    fmt::print(stderr, "model: {} | batch {} | {} threads | G {} params, D {} params | out {}\n",
-               cfg_.model.summary(), cfg_.batch_size, num_threads(), gs_->G->num_params(),
-               gs_->D->num_params(), dir_.string());
-
+// The algorithm, as in the seed's script: for each batch, latents from N(0, 1), one GAN step
+// (G then D, gan_step.hpp). A diverged step (NaN/Inf in a loss, or D's output leaving [0, 1],
+// which BCE refuses) stops training without writing anything: latest.safetensors stays the last
+// good checkpoint. SIGINT / SIGTERM end the run after the current step, with a checkpoint.
+TrainResult Run::go(std::vector<std::unique_ptr<TrainingObserver>> observers) {
+  for (auto& o : observers) o->on_start(*this);
   SignalGuard signals;
-  TrainResult res;
-  t0_ = last_print_ = std::chrono::steady_clock::now();
-  step_at_t0_ = step_;
-  StepStats s;
-  bool need_final_ckpt = false;
+  t0_ = std::chrono::steady_clock::now();
+  const int64_t first_step = step_;
+  Tensor z({cfg_.batch_size, cfg_.model.latent_dim});
+  StepReport r;
+  r.target_steps = target_steps();
   while (!done()) {
     const Tensor& real = loader_->next().images;
-    for (int64_t i = 0; i < z_.numel(); ++i) z_[i] = rng_.normal();
-    // A diverged step (NaN/Inf in a loss, or D's output leaving [0, 1], which BCE refuses) stops
-    // training without writing anything: latest.safetensors stays the last good checkpoint.
+    for (int64_t i = 0; i < z.numel(); ++i) z[i] = rng_.normal();
     auto diverged = [&](const std::string& what) {
       if (isatty(STDERR_FILENO)) fmt::print(stderr, "\n");
+      const fs::path latest = dir_ / "checkpoints" / "latest.safetensors";
       return Error(fmt::format("[train] step {}: {}; training stopped. The last good checkpoint is {} "
                                "(nothing was overwritten).",
                                step_ + 1, what, fs::exists(latest) ? latest.string() : std::string("(none yet)")),
@@ -413,69 +320,39 @@ TrainResult Run::go() {
                    "or continue from the last checkpoint with --resume");
     };
     try {
-      s = gs_->step(real, z_);
+      r.stats = gs_->step(real, z);
     } catch (const Error& e) {
       throw diverged(e.what());
     }
-    if (!std::isfinite(s.d_loss) || !std::isfinite(s.g_loss))
+    if (!std::isfinite(r.stats.d_loss) || !std::isfinite(r.stats.g_loss))
       throw diverged(fmt::format("the loss became {} (D {} G {})",
-                                 std::isnan(s.d_loss) || std::isnan(s.g_loss) ? "NaN" : "infinite",
-                                 s.d_loss, s.g_loss));
+                                 std::isnan(r.stats.d_loss) || std::isnan(r.stats.g_loss) ? "NaN" : "infinite",
+                                 r.stats.d_loss, r.stats.g_loss));
     ++step_;
-    if (s.d_loss < 1e-3f) {
-      if (++low_d_loss_run_ >= 200 && !warned_collapse_) {
-        fmt::print(stderr, "\nwarning: D's loss has stayed below 1e-3 for {} steps (step {}): the "
-                           "discriminator wins outright, a symptom of collapse. Consider label "
-                           "smoothing or a lower D learning rate.\n", low_d_loss_run_, step_);
-        warned_collapse_ = true;
-      }
-    } else {
-      low_d_loss_run_ = 0;
-    }
-    const bool epoch_end = loader_->state().index_in_epoch == 0;
-    if (epoch_end) ++epoch_;
-    log_step(s, epoch_end, done());
-    need_final_ckpt = true;
-    if (cfg_.sample_every > 0 && due(cfg_.sample_every, epoch_end)) {
-      save_samples(fmt::format("step_{:07}.png", step_));
-      last_grid_step_ = step_;
-    }
-    if (cfg_.sample_every == 0 && epoch_end) {
-      save_samples(fmt::format("epoch_{:03}.png", epoch_));
-      last_grid_step_ = step_;
-    }
-    if (due(cfg_.checkpoint_every, epoch_end)) {
-      save_checkpoint();
-      need_final_ckpt = false;
-    }
-    if (evaluator_ && step_ % cfg_.eval_every == 0) {
-      evaluate();
-      need_final_ckpt = false;
-    }
-    if (int sig = g_signal.load()) {
+    r.epoch_end = loader_->state().index_in_epoch == 0;
+    if (r.epoch_end) ++epoch_;
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    r.step = step_;
+    r.epoch = epoch_;
+    r.last = done();
+    r.img_per_s = secs > 0 ? double(step_ - first_step) * cfg_.batch_size / secs : 0;
+    r.elapsed_s = elapsed_before_ + secs;
+    for (auto& o : observers) o->on_step(*this, r);
+    if (const int sig = g_signal.load()) {
       if (isatty(STDERR_FILENO)) fmt::print(stderr, "\n");
       fmt::print(stderr,
                  "caught {}: finished step {}, writing a checkpoint (a second {} quits at once, keeping the "
                  "previous checkpoint)\n",
                  sig == SIGINT ? "SIGINT" : "SIGTERM", step_, sig == SIGINT ? "Ctrl-C" : "signal");
-      if (need_final_ckpt) save_checkpoint();
+      for (auto& o : observers) o->on_end(*this, r, sig);
+      const fs::path latest = save_checkpoint();  // whatever the observers were
       fmt::print(stderr, "checkpoint at step {}: {}\ncontinue with: dcgan train --resume {}\n", step_,
                  latest.string(), dir_.string());
-      res.interrupted = true;
-      res.signal = sig;
-      res.step = step_;
-      res.epoch = epoch_;
-      return res;
+      return TrainResult{step_, epoch_, true, sig};
     }
   }
-  if (need_final_ckpt || !fs::exists(latest)) save_checkpoint();
-  if (last_grid_step_ != step_) save_samples(fmt::format("step_{:07}.png", step_));
-  if (!cfg_.quiet)
-    fmt::print(stderr, "\ndone: step {}, epoch {}. Checkpoint: {}  Samples: {}\n", step_, epoch_,
-               latest.string(), sample_dir_.string());
-  res.step = step_;
-  res.epoch = epoch_;
-  return res;
+  for (auto& o : observers) o->on_end(*this, r, 0);
+  return TrainResult{step_, epoch_, false, 0};
 }
 
 }  // namespace
@@ -487,7 +364,7 @@ TrainResult train(const TrainConfig& cfg_in) {
   cfg.data = normalize_source(cfg.data);
   cfg.out = fs::absolute(cfg.out).lexically_normal().string();
   if (!cfg.features.empty()) cfg.features = fs::absolute(cfg.features).lexically_normal().string();
-  return Run(cfg, std::nullopt).go();
+  return Run(cfg, std::nullopt).go(standard_observers(cfg));
 }
 
 namespace {
@@ -574,7 +451,7 @@ TrainResult resume(const std::string& dir_in, const ResumeOptions& o) {
     throw ConfigError(fmt::format("the run in {} already reached its limit (step {}, epoch {}; limits: {})",
                                   dir.string(), step, epoch, limits_of(cfg)),
                       "give a larger --steps or --epochs to train on");
-  return Run(cfg, std::move(from)).go();
+  return Run(cfg, std::move(from)).go(standard_observers(cfg));
 }
 
 }  // namespace dcgan

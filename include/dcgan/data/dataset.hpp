@@ -57,6 +57,14 @@ struct DataSpec {
   std::string split = "train";  // "train" or "test": fashion-mnist, mnist, CIFAR-10 directories
 };
 
+// The one mapping of stored pixels to the networks' range [-1, 1]: v / 127.5 - 1 (as PyTorch's
+// ToTensor then Normalize(0.5, 0.5), up to float rounding). Loader, evaluator, classifier and the
+// real-image grid all use it.
+inline float pixel_to_unit(uint8_t v) { return static_cast<float>(v) / 127.5f - 1.f; }
+inline void pixels_to_unit(const uint8_t* px, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = pixel_to_unit(px[i]);
+}
+
 struct Dataset {
   std::vector<uint8_t> pixels;  // (N, C, H, W), C order
   std::vector<uint8_t> labels;  // (N) class indices; empty when the source has none

@@ -100,7 +100,7 @@ class BatchLoader {
   const Dataset& ds_;
   LoaderOptions opt_;
   LoaderState pos_;            // consumer's position
-  float lut_[256];             // v / 127.5f - 1.f
+  float lut_[256];             // pixel_to_unit(v)
 
   // Synchronous mode
   Batch sync_batch_;
