@@ -1,7 +1,8 @@
 // .npy image arrays (https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html).
-// src/io/npy.cpp reads float32 tensors; images also come as uint8 and in NHWC, so this reader
-// parses the header itself and converts to uint8 while streaming (a float file is read twice:
-// once for its value range, once to convert; never held as floats in memory).
+// The header is read by io/npy.hpp's read_npy_header (the one .npy header parser); images come
+// as uint8 or float, NCHW, NHWC or (N, H, W), so this reader interprets the layout and converts
+// to uint8 while streaming (a float file is read twice: once for its value range, once to
+// convert; never held as floats in memory).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -12,6 +13,7 @@
 
 #include "data/formats.hpp"
 #include "dcgan/error.hpp"
+#include "dcgan/io/npy.hpp"
 
 namespace dcgan::data_detail {
 
@@ -23,89 +25,17 @@ constexpr const char* kNpyHint =
 
 using FilePtr = std::unique_ptr<FILE, int (*)(FILE*)>;
 
-struct NpyHeader {
-  std::string descr;
-  bool fortran = false;
-  std::vector<int64_t> shape;
-  int64_t data_offset = 0;
-};
-
-// Value of key `key` in the header dict text, starting just after its ':'.
-size_t find_key(const std::string& h, const std::string& key, const std::string& path) {
-  size_t p = h.find("'" + key + "'");
-  if (p == std::string::npos) p = h.find("\"" + key + "\"");
-  if (p == std::string::npos) throw FileError(path, fmt::format("malformed .npy header: no '{}' key", key), kNpyHint);
-  p = h.find(':', p);
-  if (p == std::string::npos) throw FileError(path, "malformed .npy header", kNpyHint);
-  ++p;
-  while (p < h.size() && h[p] == ' ') ++p;
-  return p;
-}
-
-NpyHeader parse_header(FILE* f, const std::string& path, int64_t file_size) {
-  unsigned char pre[10];
-  if (std::fread(pre, 1, 10, f) != 10 || std::memcmp(pre, "\x93NUMPY", 6) != 0)
-    throw FileError(path, "not a .npy file (no \\x93NUMPY magic)", kNpyHint);
-  const int major = pre[6];
-  if (major < 1 || major > 3)
-    throw FileError(path, fmt::format(".npy format version {}.{} is not supported (1.0 to 3.0 are)", major, pre[7]),
-                    kNpyHint);
-  int64_t len = pre[8] | (pre[9] << 8), off = 10;
-  if (major >= 2) {
-    unsigned char b[2];
-    if (std::fread(b, 1, 2, f) != 2) throw FileError(path, "truncated .npy header", kNpyHint);
-    len |= (int64_t(b[0]) << 16) | (int64_t(b[1]) << 24);
-    off = 12;
-  }
-  if (len > (1 << 20) || off + len > file_size) throw FileError(path, "truncated or malformed .npy header", kNpyHint);
-  std::string h(static_cast<size_t>(len), '\0');
-  if (std::fread(h.data(), 1, h.size(), f) != h.size()) throw FileError(path, "truncated .npy header", kNpyHint);
-  NpyHeader r;
-  r.data_offset = off + len;
-  size_t p = find_key(h, "descr", path);
-  if (p >= h.size() || (h[p] != '\'' && h[p] != '"'))
-    throw FileError(path, "structured .npy dtypes are not supported", kNpyHint);
-  size_t q = h.find(h[p], p + 1);
-  if (q == std::string::npos) throw FileError(path, "malformed .npy header (descr)", kNpyHint);
-  r.descr = h.substr(p + 1, q - p - 1);
-  p = find_key(h, "fortran_order", path);
-  if (h.compare(p, 4, "True") == 0) r.fortran = true;
-  else if (h.compare(p, 5, "False") != 0) throw FileError(path, "malformed .npy header (fortran_order)", kNpyHint);
-  p = find_key(h, "shape", path);
-  if (p >= h.size() || h[p] != '(') throw FileError(path, "malformed .npy header (shape)", kNpyHint);
-  q = h.find(')', p);
-  if (q == std::string::npos) throw FileError(path, "malformed .npy header (shape)", kNpyHint);
-  std::string s = h.substr(p + 1, q - p - 1);
-  for (size_t i = 0; i < s.size();) {
-    while (i < s.size() && (s[i] == ' ' || s[i] == ',')) ++i;
-    if (i >= s.size()) break;
-    size_t j = i;
-    while (j < s.size() && s[j] >= '0' && s[j] <= '9') ++j;
-    if (j == i || j - i > 15) throw FileError(path, fmt::format("malformed .npy shape '({})'", s), kNpyHint);
-    r.shape.push_back(std::stoll(s.substr(i, j - i)));
-    i = j;
-    if (i < s.size() && s[i] == 'L') ++i;
-  }
-  return r;
-}
-
-std::string shape_text(const std::vector<int64_t>& s) {
-  std::string t = "(";
-  for (size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
-  return t + (s.size() == 1 ? ",)" : ")");
-}
+std::string shape_text(const std::vector<int64_t>& s) { return npy_shape_repr(s); }
 
 bool is_channel_count(int64_t v) { return v == 1 || v == 3 || v == 4; }
 
 }  // namespace
 
 RawImages read_npy_images(const std::string& path, std::string* note) {
-  std::error_code ec;
-  const int64_t file_size = static_cast<int64_t>(std::filesystem::file_size(path, ec));
-  if (ec) throw FileError(path, fmt::format("cannot read: {}", ec.message()), kNpyHint);
   FilePtr f(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!f) throw FileError(path, "cannot open", "check the path and its permissions");
-  NpyHeader hd = parse_header(f.get(), path, file_size);
+  const NpyHeader hd = read_npy_header(f.get(), path, kNpyHint);
+  const int64_t file_size = static_cast<int64_t>(hd.file_size);
 
   // dtype
   const std::string& d = hd.descr;
@@ -116,7 +46,7 @@ RawImages read_npy_images(const std::string& path, std::string* note) {
   else if (d == "<f8" || d == ">f8") { item = 8; is_float = true; big = d[0] == '>'; }
   else throw FileError(path, fmt::format(".npy dtype '{}' is not supported for images (uint8, float32, float64 are)", d),
                        kNpyHint);
-  if (hd.fortran)
+  if (hd.fortran_order)
     throw FileError(path, ".npy array is in Fortran order", "save a C-order array (numpy.ascontiguousarray)");
 
   // layout
@@ -156,7 +86,7 @@ RawImages read_npy_images(const std::string& path, std::string* note) {
       throw FileError(path, fmt::format(".npy header claims an absurd shape {}", shape_text(s)), kNpyHint);
     count *= v;
   }
-  const int64_t have = file_size - hd.data_offset;
+  const int64_t have = file_size - static_cast<int64_t>(hd.data_offset);
   if (have < count * item)
     throw FileError(path, fmt::format("truncated: shape {} of '{}' needs {} bytes but the file holds {}", shape_text(s),
                                       d, count * item, have), kNpyHint);

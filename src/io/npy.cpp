@@ -43,7 +43,8 @@ struct PyValue {
 
 class LiteralParser {
  public:
-  LiteralParser(const std::string& s, const std::string& path) : s_(s), path_(path) {}
+  LiteralParser(const std::string& s, const std::string& path, const std::string& hint)
+      : s_(s), path_(path), hint_(hint) {}
 
   PyValue parse_top() {
     PyValue v = value(0);
@@ -55,7 +56,7 @@ class LiteralParser {
  private:
   [[noreturn]] void fail(const std::string& what) {
     bad(path_, fmt::format("malformed .npy header ({} at character {}): {}", what, i_,
-                           s_.size() > 200 ? s_.substr(0, 200) + "..." : s_));
+                           s_.size() > 200 ? s_.substr(0, 200) + "..." : s_), hint_);
   }
   void skip_ws() {
     while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
@@ -144,6 +145,7 @@ class LiteralParser {
 
   const std::string& s_;
   const std::string& path_;
+  const std::string& hint_;
   size_t i_ = 0;
 };
 
@@ -151,13 +153,85 @@ struct FileCloser {
   void operator()(std::FILE* f) const { std::fclose(f); }
 };
 
-std::string shape_repr(const Shape& s) {  // Python's repr of a tuple of ints
+}  // namespace
+
+std::string npy_shape_repr(const Shape& s) {
   std::string out = "(";
   for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
   return out + (s.size() == 1 ? ",)" : ")");
 }
 
-}  // namespace
+NpyHeader read_npy_header(std::FILE* raw, const std::string& path, const std::string& hint) {
+  struct stat sb{};
+  if (::fstat(::fileno(raw), &sb) != 0 || !S_ISREG(sb.st_mode)) bad(path, "not a regular file", hint);
+  const uint64_t size = static_cast<uint64_t>(sb.st_size);
+
+  uint8_t pre[12] = {};
+  size_t got = std::fread(pre, 1, std::min<uint64_t>(size, 12), raw);
+  if (got < 10 || std::memcmp(pre, kMagic, 6) != 0) {
+    if (got >= 2 && pre[0] == 'P' && pre[1] == 'K')
+      bad(path, "is a .npz (zip) archive, not a .npy file",
+          "extract one array: python -c \"import numpy as np; np.save('x.npy', np.load('f.npz')['name'])\"");
+    bad(path, got < 10 ? "too short to be a .npy file" : "not a .npy file (no \\x93NUMPY magic at the start)", hint);
+  }
+  const int major = pre[6], minor = pre[7];
+  if (major < 1 || major > 3 || minor != 0)
+    bad(path, fmt::format("unsupported .npy format version {}.{} (supported: 1.0, 2.0, 3.0)", major, minor), hint);
+  uint64_t prefix = major == 1 ? 10 : 12;
+  if (size < prefix) bad(path, "truncated .npy header", hint);
+  uint64_t hlen = major == 1 ? (pre[8] | pre[9] << 8)
+                             : (uint64_t(pre[8]) | uint64_t(pre[9]) << 8 | uint64_t(pre[10]) << 16 |
+                                uint64_t(pre[11]) << 24);
+  if (hlen > kMaxHeaderBytes) bad(path, fmt::format("corrupt .npy header: claimed header length {} bytes", hlen), hint);
+  if (prefix + hlen > size)
+    bad(path, fmt::format("truncated .npy file: the header claims {} bytes but only {} follow", hlen, size - prefix),
+        hint);
+  std::string header(hlen, '\0');
+  if (::fseeko(raw, static_cast<off_t>(prefix), SEEK_SET) != 0 || std::fread(header.data(), 1, hlen, raw) != hlen)
+    bad(path, "read failed in the .npy header", hint);
+
+  PyValue d = LiteralParser(header, path, hint).parse_top();
+  if (d.kind != PyValue::Dict) bad(path, "malformed .npy header: not a dict", hint);
+  const PyValue *descr = nullptr, *fortran = nullptr, *shape = nullptr;
+  for (size_t i = 0; i < d.keys.size(); ++i) {
+    const std::string& k = d.keys[i];
+    const PyValue& v = d.items[i];
+    if (k == "descr") descr = &v;
+    else if (k == "fortran_order") fortran = &v;
+    else if (k == "shape") shape = &v;
+    else bad(path, fmt::format("malformed .npy header: unexpected key '{}'", k), hint);
+  }
+  if (!descr || !fortran || !shape)
+    bad(path, "malformed .npy header: it needs the keys 'descr', 'fortran_order' and 'shape'", hint);
+  if (descr->kind != PyValue::Str)
+    bad(path, "holds a structured array (record dtype); only plain arrays are supported",
+        "save a plain array: np.save(path, np.asarray(a, dtype=np.float32))");
+  if (fortran->kind != PyValue::Bool) bad(path, "malformed .npy header: 'fortran_order' is not True/False", hint);
+  if (shape->kind != PyValue::Seq) bad(path, "malformed .npy header: 'shape' is not a tuple", hint);
+
+  NpyHeader h;
+  h.descr = descr->str;
+  h.fortran_order = fortran->num != 0;
+  h.data_offset = prefix + hlen;
+  h.file_size = size;
+  std::string text = "(";  // the shape as written, for messages (its values may not fit int64)
+  for (size_t i = 0; i < shape->items.size(); ++i) {
+    const PyValue& v = shape->items[i];
+    if (v.kind != PyValue::Int) bad(path, "malformed .npy header: 'shape' holds something other than integers", hint);
+    text += (i ? ", " : "") + (v.too_big ? std::string("(too large)") : std::to_string(v.num));
+  }
+  text += shape->items.size() == 1 ? ",)" : ")";
+  uint64_t numel = 1;
+  for (const PyValue& v : shape->items) {
+    // numel must also fit int64 (Tensor's element count), checked at every step since a later
+    // zero dimension would hide the overflow.
+    if (v.too_big || __builtin_mul_overflow(numel, static_cast<uint64_t>(v.num), &numel) ||
+        numel > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+      bad(path, fmt::format("corrupt .npy header: the element count of shape {} overflows", text), hint);
+    h.shape.push_back(v.num);
+  }
+  return h;
+}
 
 Tensor read_npy(const std::string& path) {
   std::FILE* raw = std::fopen(path.c_str(), "rb");
@@ -167,84 +241,33 @@ Tensor read_npy(const std::string& path) {
     bad(path, fmt::format("cannot open: {}", std::strerror(err)), "check the path and its permissions");
   }
   std::unique_ptr<std::FILE, FileCloser> f(raw);
-  struct stat sb{};
-  if (::fstat(::fileno(raw), &sb) != 0 || !S_ISREG(sb.st_mode)) bad(path, "not a regular file");
-  const uint64_t size = static_cast<uint64_t>(sb.st_size);
-
-  uint8_t pre[12] = {};
-  size_t got = std::fread(pre, 1, std::min<uint64_t>(size, 12), raw);
-  if (got < 10 || std::memcmp(pre, kMagic, 6) != 0) {
-    if (got >= 2 && pre[0] == 'P' && pre[1] == 'K')
-      bad(path, "is a .npz (zip) archive, not a .npy file",
-          "extract one array: python -c \"import numpy as np; np.save('x.npy', np.load('f.npz')['name'])\"");
-    bad(path, got < 10 ? "too short to be a .npy file" : "not a .npy file (no \\x93NUMPY magic at the start)");
-  }
-  const int major = pre[6], minor = pre[7];
-  if (major < 1 || major > 3 || minor != 0)
-    bad(path, fmt::format("unsupported .npy format version {}.{} (supported: 1.0, 2.0, 3.0)", major, minor));
-  uint64_t prefix = major == 1 ? 10 : 12;
-  if (size < prefix) bad(path, "truncated .npy header");
-  uint64_t hlen = major == 1 ? (pre[8] | pre[9] << 8)
-                             : (uint64_t(pre[8]) | uint64_t(pre[9]) << 8 | uint64_t(pre[10]) << 16 |
-                                uint64_t(pre[11]) << 24);
-  if (hlen > kMaxHeaderBytes) bad(path, fmt::format("corrupt .npy header: claimed header length {} bytes", hlen));
-  if (prefix + hlen > size)
-    bad(path, fmt::format("truncated .npy file: the header claims {} bytes but only {} follow", hlen, size - prefix));
-  std::string header(hlen, '\0');
-  if (::fseeko(raw, static_cast<off_t>(prefix), SEEK_SET) != 0 || std::fread(header.data(), 1, hlen, raw) != hlen)
-    bad(path, "read failed in the .npy header");
-
-  PyValue d = LiteralParser(header, path).parse_top();
-  if (d.kind != PyValue::Dict) bad(path, "malformed .npy header: not a dict");
-  const PyValue *descr = nullptr, *fortran = nullptr, *shape = nullptr;
-  for (size_t i = 0; i < d.keys.size(); ++i) {
-    const std::string& k = d.keys[i];
-    const PyValue& v = d.items[i];
-    if (k == "descr") descr = &v;
-    else if (k == "fortran_order") fortran = &v;
-    else if (k == "shape") shape = &v;
-    else bad(path, fmt::format("malformed .npy header: unexpected key '{}'", k));
-  }
-  if (!descr || !fortran || !shape)
-    bad(path, "malformed .npy header: it needs the keys 'descr', 'fortran_order' and 'shape'");
-  if (descr->kind != PyValue::Str)
-    bad(path, "holds a structured array (record dtype); only plain float32 arrays are supported",
-        "save a plain array: np.save(path, np.asarray(a, dtype=np.float32))");
-  if (fortran->kind != PyValue::Bool) bad(path, "malformed .npy header: 'fortran_order' is not True/False");
-  if (shape->kind != PyValue::Seq) bad(path, "malformed .npy header: 'shape' is not a tuple");
-
-  Shape dims;
+  const NpyHeader h = read_npy_header(raw, path, kNpyHint);
+  const Shape& dims = h.shape;
   uint64_t numel = 1;
   int non_unit = 0;
-  for (const PyValue& v : shape->items) {
-    if (v.kind != PyValue::Int) bad(path, "malformed .npy header: 'shape' holds something other than integers");
-    // numel must also fit int64 (Tensor's element count), checked at every step since a later
-    // zero dimension would hide the overflow.
-    if (v.too_big || __builtin_mul_overflow(numel, static_cast<uint64_t>(v.num), &numel) ||
-        numel > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-      bad(path, "corrupt .npy header: the shape's element count overflows");
-    dims.push_back(v.num);
-    non_unit += v.num > 1;
+  for (int64_t v : dims) {
+    numel *= static_cast<uint64_t>(v);
+    non_unit += v > 1;
   }
   // Fortran and C order coincide when at most one dimension exceeds 1.
-  if (fortran->num && non_unit > 1)
+  if (h.fortran_order && non_unit > 1)
     bad(path, fmt::format("is stored in Fortran (column-major) order, shape {}; only C order is supported",
-                          shape_repr(dims)),
+                          npy_shape_repr(dims)),
         "re-save it in C order: np.save(path, np.ascontiguousarray(a, dtype=np.float32))");
-
+  const std::string& descr = h.descr;
   size_t itemsize;
-  if (descr->str == "<f4") itemsize = 4;
-  else if (descr->str == "<f8") itemsize = 8;
+  if (descr == "<f4") itemsize = 4;
+  else if (descr == "<f8") itemsize = 8;
   else
-    bad(path, fmt::format("has dtype '{}'; expected float32 ('<f4') or float64 ('<f8'), little-endian", descr->str),
+    bad(path, fmt::format("has dtype '{}'; expected float32 ('<f4') or float64 ('<f8'), little-endian", descr),
         "convert it: np.save(path, np.asarray(a, dtype=np.float32))");
   uint64_t nbytes;
   if (__builtin_mul_overflow(numel, static_cast<uint64_t>(itemsize), &nbytes))
-    bad(path, fmt::format("corrupt .npy header: shape {} is too large", shape_repr(dims)));
-  const uint64_t data_start = prefix + hlen;
-  if (size - data_start < nbytes)
+    bad(path, fmt::format("corrupt .npy header: shape {} is too large", npy_shape_repr(dims)));
+  const uint64_t have = h.file_size - h.data_offset;
+  if (have < nbytes)
     bad(path, fmt::format("truncated .npy file: shape {} of '{}' needs {} data bytes but the file holds {}",
-                          shape_repr(dims), descr->str, nbytes, size - data_start));
+                          npy_shape_repr(dims), descr, nbytes, have));
 
   Tensor out(dims);
   if (itemsize == 4) {
@@ -265,7 +288,7 @@ void write_npy(const std::string& path, const Tensor& t) {
   // Exactly numpy's _write_array_header (numpy >= 1.23): sorted keys, trailing ", ", then spare
   // space for growing axis 0, then spaces and '\n' up to a 64-byte boundary.
   const Shape& s = t.shape();
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_repr(s) + ", }";
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + npy_shape_repr(s) + ", }";
   if (!s.empty()) header.append(21 - std::to_string(s[0]).size(), ' ');
   int major = 1;
   size_t hlen = header.size() + 1;

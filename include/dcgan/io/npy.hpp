@@ -7,11 +7,30 @@
 //
 // Latents (N, latent_dim) and raw images (N, C, H, W) in [-1, 1] travel as float32 .npy files.
 #pragma once
+#include <cstdint>
+#include <cstdio>
 #include <string>
 
 #include "dcgan/tensor.hpp"
 
 namespace dcgan {
+
+// A .npy file's header, as read and checked by read_npy_header: the one parser of .npy headers
+// (read_npy below and the image reader of data/ both use it).
+struct NpyHeader {
+  std::string descr;           // the dtype as numpy writes it: "<f4", "|u1", ...
+  bool fortran_order = false;
+  Shape shape;                 // its element count fits int64
+  uint64_t data_offset = 0;    // bytes before the data
+  uint64_t file_size = 0;
+};
+// Reads the header at the start of `f` (a regular file): magic, version 1.0-3.0, length, the dict
+// literal with exactly 'descr' (a string), 'fortran_order' (a bool) and 'shape' (a tuple of
+// integers). Throws FileError naming `path`, with `hint` as its HINT for malformed files. The
+// dtype and the data's size are the caller's to check. Leaves `f` at the start of the data.
+NpyHeader read_npy_header(std::FILE* f, const std::string& path, const std::string& hint);
+// Python's repr of a shape tuple: "(3, 32, 32)", "(5,)".
+std::string npy_shape_repr(const Shape& shape);
 
 // Reads a v1.0/2.0/3.0 file holding a little-endian float32 ('<f4') array; '<f8' is accepted and
 // converted to float32. Refuses (FileError naming the file and saying why) Fortran order, other
