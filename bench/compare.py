@@ -20,7 +20,7 @@ median over rounds of each run's median:
     for each length), so start-up, data loading
     and the final checkpoint cancel out (skip with --no-e2e).
 PyTorch runs with OMP_NUM_THREADS = T, OPENBLAS_NUM_THREADS = 1 and torch.set_num_threads(T), its
-best setting on this machine (shared/notes/cpu-performance.md).
+best setting on this machine (docs/performance.md).
 
 FLOPs per image are 2 x multiply-adds of conv / convT / linear layers over the forward,
 data-gradient and weight-gradient passes (bench/flops.hpp); both tools count them from their own

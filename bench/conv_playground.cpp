@@ -11,7 +11,7 @@
 //
 // FLOPs per pass (forward, data gradient, weight gradient alike) are the nominal
 // 2 * N * C_in * C_out * k * k * (small map size), the small map being the output for Conv2d
-// and the input for ConvTranspose2d (padded taps counted, as in shared/notes); the `useful`
+// and the input for ConvTranspose2d (padded taps counted, as in docs/performance.md); the `useful`
 // column is the fraction of them that is not padding (useful GFLOP/s = GF/s x useful).
 #include <algorithm>
 #include <chrono>

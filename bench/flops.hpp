@@ -2,7 +2,7 @@
 //
 // FLOPs are 2 x multiply-adds of every Conv2d / ConvTranspose2d / Linear layer; BatchNorm,
 // activations, losses and Adam are not counted. Padded taps count (nominal work, as
-// shared/notes/cpu-performance.md counts it). Per image, for one layer:
+// docs/performance.md counts it). Per image, for one layer:
 //   Linear           in * out
 //   Conv2d           C_out * C_in * k * k * Ho * Wo      (weight numel x output map)
 //   ConvTranspose2d  C_in * C_out * k * k * H * W        (weight numel x input map)

@@ -16,8 +16,8 @@ configuration; bench/compare.py drives it.
     /usr/bin/python3 bench/pytorch_bench.py flops --arch seed --img-size 32 --channels 1
 
 Threads: PyTorch runs best here with OMP_NUM_THREADS = T, OPENBLAS_NUM_THREADS = 1 and
-torch.set_num_threads(T) (shared/notes/cpu-performance.md: OpenBLAS threads inside OpenMP threads
-make the small models 1.25-1.9x slower). The environment variables must be set before torch is
+torch.set_num_threads(T), the setting docs/performance.md uses (OpenBLAS threads inside OpenMP
+threads compete for the cores and slow the small models down). The environment variables must be set before torch is
 imported; this script sets them from --threads when the caller has not (compare.py sets them).
 
 Output: one JSON object on stdout with the fields dcgan_bench prints (impl, mode, arch, img_size,

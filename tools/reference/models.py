@@ -2,7 +2,7 @@
 
 Run with /usr/bin/python3 (PyTorch 1.13 CPU). Shapes: N batch, C channels, H x W image.
 
-seed   -- the seed document's networks (shared/seed/SEED.md, from PyTorch-GAN's dcgan.py), with
+seed   -- the seed document's networks (docs/seed.md, from PyTorch-GAN's dcgan.py), with
           its parameter names and its quirk of BatchNorm2d(out, 0.8) (eps = 0.8) in D.
           SeedGenerator:     z (N, latent) -> l1 Linear -> view (N, 8ngf, s, s), s = img_size/16
                              -> 4 x [BN, ReLU, ConvT(stride 2)] -> Tanh  -> (N, C, H, W)

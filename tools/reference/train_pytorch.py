@@ -35,7 +35,7 @@ metadata arch, img_size, channels, latent_dim, ngf, ndf, kernel, g_bn_eps, d_bn_
 (what dcgan's ModelConfig::to_metadata writes) and step, epoch, source.
 
 Threads: OMP_NUM_THREADS = --threads and OPENBLAS_NUM_THREADS = 1 are set before torch is imported
-unless already set (PyTorch's best setting here; see shared/notes/cpu-performance.md).
+unless already set (PyTorch's best setting here; see docs/performance.md).
 """
 import argparse
 import gzip

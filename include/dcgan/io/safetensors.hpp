@@ -6,7 +6,7 @@
 //   [rest]     the byte buffer; offsets are relative to its start, tensors are raw little-endian,
 //              C order, and tile the buffer exactly (contiguous, no gaps, no overlaps).
 //
-// Our checkpoints are such files (see shared/DESIGN.md): PyTorch state_dict() names prefixed
+// Our checkpoints are such files (see README.md, Checkpoint format): PyTorch state_dict() names prefixed
 // `generator.` / `discriminator.`, BN `num_batches_tracked` as 0-dim I64, config in __metadata__.
 #pragma once
 #include <cstdint>

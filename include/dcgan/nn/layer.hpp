@@ -1,7 +1,7 @@
 // Layer: bookkeeping (shapes, parameters, what is cached for backward) around device-neutral ops.
 // Layers never see a device; they call dcgan::ops with the Impl chosen at prepare() time.
 //
-// Gradient contract (tested in tests/unit/test_layers.cpp):
+// Gradient contract (tested in tests/unit/test_ops.cpp and tests/unit/test_models.cpp):
 //   - parameter gradients ACCUMULATE into Param::grad; the owner zeroes them explicitly;
 //   - the input gradient dx is ASSIGNED.
 // Parameter contract: a layer may keep its parameters converted into an internal layout (the
