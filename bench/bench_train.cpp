@@ -39,6 +39,7 @@
 #include "dcgan/models/models.hpp"
 #include "dcgan/rng.hpp"
 #include "dcgan/train/gan_step.hpp"
+#include "dcgan/threads.hpp"
 #include "flops.hpp"
 
 using json = nlohmann::json;

@@ -24,6 +24,7 @@
 
 #include "dcgan/ops/conv.hpp"
 #include "dcgan/rng.hpp"
+#include "dcgan/threads.hpp"
 #include "ops/cpu/conv_cpu.hpp"
 
 using dcgan::ops::ConvGeom;

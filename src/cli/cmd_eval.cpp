@@ -9,7 +9,7 @@
 #include "dcgan/error.hpp"
 #include "dcgan/eval/evaluate.hpp"
 #include "dcgan/io/atomic_file.hpp"
-#include "dcgan/rng.hpp"
+#include "dcgan/threads.hpp"
 
 namespace dcgan::cli {
 

@@ -9,7 +9,7 @@
 #include "dcgan/io/image.hpp"
 #include "dcgan/io/npy.hpp"
 #include "dcgan/models/checkpoint.hpp"
-#include "dcgan/rng.hpp"
+#include "dcgan/threads.hpp"
 
 namespace dcgan::cli {
 

@@ -2,7 +2,7 @@
 #include "cli/commands.hpp"
 #include "dcgan/error.hpp"
 #include "dcgan/eval/classifier.hpp"
-#include "dcgan/rng.hpp"
+#include "dcgan/threads.hpp"
 
 namespace dcgan::cli {
 

@@ -2,13 +2,8 @@
 
 #include <cmath>
 #include <cstdio>
-#include <thread>
-
-#include <omp.h>
 
 #include "dcgan/error.hpp"
-
-extern "C" void openblas_set_num_threads(int);
 
 namespace dcgan {
 
@@ -73,12 +68,6 @@ void Rng::set_state(const std::string& s) {
   for (int i = 0; i < 4; ++i) s_[i] = w[i];
 }
 
-void set_num_threads(int n) {
-  if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  omp_set_num_threads(n);
-  openblas_set_num_threads(1);
-}
 
-int num_threads() { return omp_get_max_threads(); }
 
 }  // namespace dcgan

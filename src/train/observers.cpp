@@ -13,8 +13,8 @@
 #include "dcgan/error.hpp"
 #include "dcgan/eval/evaluator.hpp"
 #include "dcgan/io/image.hpp"
-#include "dcgan/rng.hpp"
 #include "dcgan/train/observer.hpp"
+#include "dcgan/threads.hpp"
 
 namespace fs = std::filesystem;
 

@@ -28,6 +28,7 @@
 #include "dcgan/models/models.hpp"
 #include "dcgan/train/gan_step.hpp"
 #include "dcgan/train/observer.hpp"
+#include "dcgan/threads.hpp"
 #include "train/run_files.hpp"
 
 namespace fs = std::filesystem;

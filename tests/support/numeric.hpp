@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "dcgan/rng.hpp"
+#include "dcgan/threads.hpp"
 
 namespace dcgan::testing {
 
