@@ -14,6 +14,7 @@
 
 #include <fmt/ranges.h>
 
+#include "core/paths.hpp"
 #include "data/formats.hpp"
 #include "dcgan/data/transforms.hpp"
 #include "dcgan/error.hpp"
@@ -81,12 +82,6 @@ Dataset load_builtin_idx(const std::string& name, const fs::path& dir, const Dat
   return finish_dataset(std::move(raw), spec, images,
                         fmt::format("{} ({} split, {}{})", name, spec.split, images,
                                     labels.empty() ? ", no labels" : ", labels from " + fs::path(labels).filename().string()));
-}
-
-fs::path exe_dir() {
-  std::error_code ec;
-  fs::path p = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? fs::path() : p.parent_path();
 }
 
 bool is_cifar_dir(const fs::path& dir) {
@@ -203,10 +198,7 @@ std::vector<fs::path> deps_candidates(const std::string& rel) {
   std::error_code ec;
   fs::path cwd = fs::current_path(ec);
   if (!ec) cands.push_back(cwd / rel);
-  for (fs::path d = exe_dir(); !d.empty(); d = d.parent_path()) {
-    cands.push_back(d / rel);
-    if (d == d.parent_path()) break;
-  }
+  for (const fs::path& d : executable_ancestors()) cands.push_back(d / rel);
   return cands;
 }
 
