@@ -8,7 +8,7 @@
 //     not the parameter (~0.02, moving by lr = 2e-4 a step), is where an error shows, and lr is
 //     its natural unit;
 //   - BatchNorm running_var, and running_mean with the exactly known contribution of a bias
-//     directly before the BatchNorm removed (bn_bias_contribution below), relative L2;
+//     directly before the BatchNorm removed (support/bn_bias_share.hpp), relative L2;
 //   - Adam's moments after the last step, relative L2.
 // Two things make float32 implementations differ by more than rounding, and the reference data
 // is built to bound both (make_reference.py):
@@ -19,7 +19,7 @@
 //   - biases directly before a BatchNorm have an exactly zero gradient: both sides compute float32
 //     rounding noise there, which Adam turns into updates of up to lr. They start at zero, their
 //     updates are only checked against Adam's bound, their moments are skipped, and their
-//     (known) effect on the next running_mean is subtracted.
+//     (known) share of the next running_mean is removed (support/bn_bias_share.hpp).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -31,6 +31,7 @@
 
 #include "dcgan/models/checkpoint.hpp"
 #include "dcgan/train/gan_step.hpp"
+#include "support/bn_bias_share.hpp"
 #include "support/reference_data.hpp"
 
 namespace dcgan {
@@ -64,34 +65,6 @@ constexpr double kStatTol = 1e-5;
 // Adam moments after the last step: noise <= 2.6e-6 relative L2; they follow the gradients, which
 // a kink flip moves by up to its impact (the flip at 1.2e-2 gave 8e-3); 1e-2 is 3x the bound.
 constexpr double kMomentTol = 1e-2;
-
-// The BatchNorm layers that follow a redundant bias directly, by the bias's name.
-std::map<std::string, std::string> bn_after_bias(Sequential& net, const std::set<std::string>& zero_grad) {
-  std::map<std::string, std::string> out;  // running_mean name -> bias name
-  std::string bias;
-  for (auto& l : net.layers()) {
-    if (l->params().empty()) continue;
-    if (!bias.empty() && l->num_batches_tracked()) out[l->name() + ".running_mean"] = bias;
-    bias = zero_grad.count(l->name() + ".bias") ? l->name() + ".bias" : "";
-  }
-  return out;
-}
-
-// A BatchNorm's running_mean averages batch means, each of which contains the bias before it
-// exactly (BN's input is conv + b). Starting from c = 0, after k running updates with momentum m
-// during which the bias held the value b (a step's forwards all run before its Adam update):
-//   c <- (1 - m)^k c + (1 - (1 - m)^k) b
-// so running_mean - c is what the running mean would be without the bias.
-void bn_bias_contribution(std::vector<double>& c, const float* b, int64_t k, double momentum) {
-  const double keep = std::pow(1.0 - momentum, double(k));
-  for (size_t j = 0; j < c.size(); ++j) c[j] = keep * c[j] + (1.0 - keep) * double(b[j]);
-}
-
-Tensor minus(const Tensor& t, const std::vector<double>& c) {
-  Tensor out(t.shape());
-  for (int64_t j = 0; j < t.numel(); ++j) out[j] = static_cast<float>(double(t[j]) - c[size_t(j)]);
-  return out;
-}
 
 // rel_l2_error(a, b) < tol, NaN failing (rel_l2_error propagates NaN; NaN < tol is false).
 ::testing::AssertionResult rel_below(const Tensor& a, const Tensor& b, double tol) {
@@ -147,15 +120,15 @@ void check_train_file(const std::string& path, ops::Impl impl) {
     std::string prefix;
     std::set<std::string> zero;
     std::map<std::string, std::string> after_bias;
-    std::map<std::string, std::vector<double>> c_ours, c_ref;
+    std::map<std::string, testing::BiasShare> c_ours, c_ref;
     std::map<std::string, std::vector<float>> before;  // our values before the step
   };
   std::vector<Net> nets = {{gs.G.get(), "generator.", g_zero, {}, {}, {}, {}},
                            {gs.D.get(), "discriminator.", d_zero, {}, {}, {}, {}}};
   for (auto& n : nets) {
-    n.after_bias = bn_after_bias(*n.net, n.zero);
+    n.after_bias = testing::bn_after_bias(*n.net, n.zero);
     for (auto& [rm, bias] : n.after_bias) {
-      n.c_ours[rm].assign(size_t(st.get(n.prefix + bias).numel()), 0.0);
+      n.c_ours[rm].c.assign(size_t(st.get(n.prefix + bias).numel()), 0.0);
       n.c_ref[rm] = n.c_ours[rm];
     }
   }
@@ -206,9 +179,9 @@ void check_train_file(const std::string& path, ops::Impl impl) {
           const std::string bias = n.after_bias.at(e.name);
           const int64_t k = k_of.at(layer);
           const double m = cfg.bn_momentum;
-          bn_bias_contribution(n.c_ours[e.name], n.before[bias].data(), k, m);
-          bn_bias_contribution(n.c_ref[e.name], st.get(prev + n.prefix + bias).data(), k, m);
-          EXPECT_TRUE(rel_below(minus(*e.tensor, n.c_ours[e.name]), minus(ref, n.c_ref[e.name]), kStatTol))
+          n.c_ours[e.name].update(n.before[bias].data(), k, m);
+          n.c_ref[e.name].update(st.get(prev + n.prefix + bias).data(), k, m);
+          EXPECT_TRUE(rel_below(n.c_ours[e.name].without(*e.tensor), n.c_ref[e.name].without(ref), kStatTol))
               << p << name << " (bias share removed)";
           ++checked_corrected;
         } else {
