@@ -53,12 +53,17 @@ DIR/models/<arch>_<img>px_c<channels>_z<latent>_k<kernel>_g<ngf>_d<ndf>.safetens
     g_out (B, C, H, W)                G(z)
     g_gy (B, C, H, W)                 upstream gradient; g_grad.* are gradients of dot(g_out, g_gy)
     g_grad.<parameter name>           for every named_parameter of G (weights and biases only)
+    g_grad_abssum.<parameter name>    for the zero-gradient biases (below) only: per channel, the
+                                      sum of |gradient| over the terms the bias gradient adds up
+                                      (batch and pixels of the layer's output); the scale of its
+                                      float32 rounding noise
     g_buffers_after.<buffer name>     G's BN buffers after that one forward (num_batches_tracked I64)
     x (B, C, H, W)                    D input (uniform in [-1, 1], independent of g_out)
     d_out (B, 1)                      D(x)
     d_gy (B, 1)                       upstream gradient; d_* gradients are of dot(d_out, d_gy)
     d_dx (B, C, H, W)                 gradient with respect to x
     d_grad.<parameter name>           for every named_parameter of D
+    d_grad_abssum.<parameter name>    as g_grad_abssum
     d_buffers_after.<buffer name>     D's BN buffers after that one forward
   meta: arch, img_size, channels, latent_dim, ngf, ndf, kernel, g_bn_eps, d_bn_eps, bn_momentum
         (the keys ModelConfig::from_metadata reads), batch,
@@ -449,6 +454,31 @@ def structural_zero_grads(net: torch.nn.Module, inp: torch.Tensor) -> list:
     return zero_grad_params(dict(zip(params, grads)))
 
 
+def capture_biased_outputs(net: torch.nn.Module) -> tuple[dict, list]:
+    """Forward hooks recording the output of every module with a bias, by module name (for
+    zero_grad_abssums). Returns (outputs, hooks); remove the hooks after the forward."""
+    outs = {}
+    hooks = []
+    for mname, m in net.named_modules():
+        if getattr(m, "bias", None) is not None and not isinstance(m, torch.nn.BatchNorm2d):
+            hooks.append(m.register_forward_hook(
+                lambda mod, inp, out, key=mname: outs.__setitem__(key, out)))
+    return outs, hooks
+
+
+def zero_grad_abssums(out, gy, outs: dict, zero: list) -> dict:
+    """For each zero-gradient bias: the sum over everything but the channel of |d out / d y|,
+    y the output of the layer that adds the bias (the terms its gradient sums). Float32 rounding
+    noise in that gradient is proportional to it."""
+    res = {}
+    for pname in zero:
+        y = outs[pname.rsplit(".", 1)[0]]
+        (dy,) = torch.autograd.grad(out, [y], grad_outputs=gy, retain_graph=True)
+        dims = [d for d in range(dy.dim()) if d != 1]
+        res[pname] = dy.abs().sum(dim=dims)
+    return res
+
+
 def make_model(out_dir, arch, img, ch, latent, kernel, ngf, ndf, batch=4):
     name = model_config_name(arch, img, ch, latent, kernel, ngf, ndf)
     G, D = init_nets(name, arch, img, ch, latent, kernel, ngf, ndf)
@@ -462,29 +492,40 @@ def make_model(out_dir, arch, img, ch, latent, kernel, ngf, ndf, batch=4):
     z = randn(g, batch, latent)
     x = uniform(g, batch, ch, img, img)
 
+    g_outs, hooks = capture_biased_outputs(G)
     g_out = G(z.double())
+    for h in hooks:
+        h.remove()
     g_gy = randn(g, *g_out.shape)
     gparams = dict(G.named_parameters())
     g_grads = dict(zip(gparams, torch.autograd.grad(g_out, list(gparams.values()),
-                                                    grad_outputs=g_gy.double())))
+                                                    grad_outputs=g_gy.double(), retain_graph=True)))
     g_zero = zero_grad_params(g_grads)
     for k in g_zero:
         g_grads[k] = torch.zeros_like(g_grads[k])
     t.update(z=z, g_out=g_out, g_gy=g_gy)
     t.update({f"g_grad.{k}": v for k, v in g_grads.items()})
+    t.update({f"g_grad_abssum.{k}": v for k, v in
+              zero_grad_abssums(g_out, g_gy.double(), g_outs, g_zero).items()})
     t.update({f"g_buffers_after.{k}": np_of(v) for k, v in G.named_buffers()})
 
     xd = x.double().requires_grad_()
+    d_outs, hooks = capture_biased_outputs(D)
     d_out = D(xd)
+    for h in hooks:
+        h.remove()
     d_gy = randn(g, *d_out.shape)
     dparams = dict(D.named_parameters())
-    grads = torch.autograd.grad(d_out, [xd] + list(dparams.values()), grad_outputs=d_gy.double())
+    grads = torch.autograd.grad(d_out, [xd] + list(dparams.values()), grad_outputs=d_gy.double(),
+                                retain_graph=True)
     d_grads = dict(zip(dparams, grads[1:]))
     d_zero = zero_grad_params(d_grads)
     for k in d_zero:
         d_grads[k] = torch.zeros_like(d_grads[k])
     t.update(x=x, d_out=d_out, d_gy=d_gy, d_dx=grads[0])
     t.update({f"d_grad.{k}": v for k, v in d_grads.items()})
+    t.update({f"d_grad_abssum.{k}": v for k, v in
+              zero_grad_abssums(d_out, d_gy.double(), d_outs, d_zero).items()})
     t.update({f"d_buffers_after.{k}": np_of(v) for k, v in D.named_buffers()})
     write(f"{out_dir}/models/{name}.safetensors", t,
           dict(kind="model", computed_in="float64", batch=batch, **meta,
