@@ -167,9 +167,9 @@ TEST_P(BnLayout, FusedBlockedMatchesUnfusedPlainReference) {
                        dg.data(), db.data(), zb.data(), c.act, impl);
     // dx cancels; its error is measured against the size of its terms, |gamma invstd dy|.
     double dx_scale = 0;
-    for (int64_t k = 0; k < n; ++k) dx_scale = std::max(dx_scale, std::abs(double(dy[k])));
+    for (int64_t k = 0; k < n; ++k) dx_scale = testing::max_nan(dx_scale, std::abs(double(dy[k])));
     double gi = 0;
-    for (int64_t ch = 0; ch < c.C; ++ch) gi = std::max(gi, std::abs(double(gamma[ch]) * si[ch]));
+    for (int64_t ch = 0; ch < c.C; ++ch) gi = testing::max_nan(gi, std::abs(double(gamma[ch]) * si[ch]));
     EXPECT_TRUE(near_max(to_plain(dxb, c.N, c.C, c.HW, c.block), dx, 4e-6, dx_scale * gi)) << "dx";
     EXPECT_TRUE(near_max(dg, dgamma, 1e-5, 1.0)) << "dgamma";
     EXPECT_TRUE(near_max(db, dbeta, 1e-5, 1.0)) << "dbeta";
@@ -666,12 +666,9 @@ TEST(GanStepOrder, TwoDForwardPassesEqualThree) {
               // Noise either way (above): within Adam's bound per step on each side.
               const Vec a = vec_of(*sa[i].tensor), b = vec_of(*sb[i].tensor);
               double worst = 0;
-              bool nan = false;
-              for (size_t j = 0; j < a.size(); ++j) {
-                nan |= std::isnan(a[j]) || std::isnan(b[j]);
-                worst = std::max(worst, std::fabs(double(a[j]) - double(b[j])));
-              }
-              EXPECT_TRUE(!nan && worst <= 2 * 1.34 * 2e-4 * (step + 1)) << name << " step " << step;
+              for (size_t j = 0; j < a.size(); ++j)
+                worst = testing::max_nan(worst, std::fabs(double(a[j]) - double(b[j])));
+              EXPECT_LE(worst, 2 * 1.34 * 2e-4 * (step + 1)) << name << " step " << step;
               continue;
             }
             if (P.after_bias.count(name)) {

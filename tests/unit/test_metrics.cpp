@@ -21,6 +21,7 @@
 #include "dcgan/error.hpp"
 #include "dcgan/eval/metrics.hpp"
 #include "dcgan/rng.hpp"
+#include "support/nan_safe.hpp"
 
 namespace fs = std::filesystem;
 using dcgan::Rng;
@@ -149,7 +150,7 @@ std::vector<double> rotate_diag(const std::vector<double>& Q, const std::vector<
 double max_abs(const std::vector<double>& a, const std::vector<double>& b) {
   EXPECT_EQ(a.size(), b.size());
   double m = 0;
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) m = dcgan::testing::max_nan(m, std::abs(a[i] - b[i]));
   return m;
 }
 
