@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <set>
 #include <string>
 
 #include "dcgan/models/checkpoint.hpp"
@@ -100,8 +101,12 @@ void check_model_file(const std::string& path, ops::Impl impl) {
 
 TEST(ReferenceModels, ForwardBackwardMatchPyTorch) {
   auto files = testing::reference_files("models");
-  for (auto& f : files)
+  std::set<std::string> archs;
+  for (auto& f : files) {
+    archs.insert(read_safetensors(f).meta("arch"));
     for (ops::Impl impl : {ops::Impl::reference, ops::Impl::fast}) check_model_file(f, impl);
+  }
+  EXPECT_EQ(archs, (std::set<std::string>{"dcgan", "seed"})) << "models of each architecture";
 }
 
 }  // namespace

@@ -215,8 +215,12 @@ void check_train_file(const std::string& path, ops::Impl impl) {
 
 TEST(ReferenceTraining, FiveStepsMatchPyTorch) {
   const auto files = testing::reference_files("train");
-  for (auto& f : files)
+  std::set<std::string> archs;
+  for (auto& f : files) {
+    archs.insert(read_safetensors(f).meta("arch"));
     for (ops::Impl impl : {ops::Impl::reference, ops::Impl::fast}) check_train_file(f, impl);
+  }
+  EXPECT_EQ(archs, (std::set<std::string>{"dcgan", "seed"})) << "a training case of each architecture";
 }
 
 }  // namespace

