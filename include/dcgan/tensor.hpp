@@ -51,7 +51,8 @@ class Tensor {
   int64_t numel_ = 0;
 };
 
-// Max |a - b| and relative L2 error ||a - b|| / max(||b||, tiny), for tests and tools.
+// Max |a - b| and relative L2 error ||a - b|| / max(||b||, tiny), for tests and tools. Both are
+// NaN when a NaN (or inf - inf) occurs, so `result < tol` and `result == 0` fail on it.
 double max_abs_diff(const Tensor& a, const Tensor& b);
 double rel_l2_error(const Tensor& a, const Tensor& b);
 

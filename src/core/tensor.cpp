@@ -90,8 +90,13 @@ void Tensor::copy_from(const Tensor& other) {
 double max_abs_diff(const Tensor& a, const Tensor& b) {
   DCGAN_CHECK(a.numel() == b.numel(), "[tensor] max_abs_diff: {} vs {}", shape_str(a.shape()),
               shape_str(b.shape()));
+  // NaN anywhere makes the result NaN (std::max(m, NaN) would return m and hide it).
   double m = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) m = std::max(m, std::fabs(double(a[i]) - double(b[i])));
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    const double d = std::fabs(double(a[i]) - double(b[i]));
+    if (std::isnan(d)) return d;
+    m = std::max(m, d);
+  }
   return m;
 }
 

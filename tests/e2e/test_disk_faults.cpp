@@ -135,7 +135,9 @@ TEST_F(DiskFaults, FullFilesystemDuringCheckpointWrite) {
   int st = 0;
   ::waitpid(pid, &st, 0);
   const int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  if (code == 77) GTEST_SKIP() << "cannot mount a tmpfs in a private mount namespace here (needs CAP_SYS_ADMIN)";
+  if (code == 77) GTEST_SKIP() << "cannot mount a tmpfs in a private mount namespace here (needs CAP_SYS_ADMIN); "
+                                 "a failed checkpoint write is also tested by FileSizeLimitDuringCheckpointWrite "
+                                 "(docs/reliability.md)";
   std::ifstream lf(log);
   const std::string out((std::istreambuf_iterator<char>(lf)), std::istreambuf_iterator<char>());
   ASSERT_LT(code, 77) << "test set-up failed with " << code << "\n" << out;
@@ -179,7 +181,9 @@ TEST_F(DiskFaults, DirectoryBecomesReadOnlyMidRun) {
       else fs::permissions(dir, fs::perms(0755));
     }
   } unlock{ckdir, root, locked};
-  if (!locked) GTEST_SKIP() << "this filesystem has no immutable attribute, and as root chmod does not stop writes";
+  if (!locked) GTEST_SKIP() << "this filesystem has no immutable attribute, and as root chmod does not stop writes; "
+                                "a read-only directory is also tested by IoTest.AtomicWriteIntoReadonlyDirectoryKeepsOldFile "
+                                "(docs/reliability.md)";
   ASSERT_TRUE(wait_until([&] { return !p.running(); }, 300)) << "still running with a read-only directory";
   const std::string out = p.output();
   EXPECT_EQ(p.wait(), 1) << out;

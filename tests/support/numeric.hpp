@@ -11,6 +11,7 @@
 
 #include "dcgan/rng.hpp"
 #include "dcgan/threads.hpp"
+#include "support/nan_safe.hpp"
 
 namespace dcgan::testing {
 
@@ -30,24 +31,29 @@ inline Vec randn(Rng& rng, int64_t n, float mean = 0.f, float std = 1.f) {
   return v;
 }
 
-// max |want|, at least 1e-30: the natural scale of a tensor's rounding errors.
+// max |want|, at least 1e-30: the natural scale of a tensor's rounding errors. NaN or inf in
+// `want` give NaN or inf, which within_scale refuses.
 template <class B>
 double max_abs(const B& want) {
   double m = 1e-30;
-  for (size_t k = 0; k < want.size(); ++k) m = std::max(m, std::abs(double(want[k])));
+  for (size_t k = 0; k < want.size(); ++k) m = max_nan(m, std::abs(double(want[k])));
   return m;
 }
 
-// max |got - want| <= tol * scale; NaN always fails.
+// max |got - want| <= tol * scale. Fails on NaN or inf anywhere (in got, want or the scale): an
+// infinite scale would accept anything.
 template <class A, class B>
 ::testing::AssertionResult within_scale(const A& got, const B& want, double tol, double scale) {
   if (got.size() != want.size())
     return ::testing::AssertionFailure() << "sizes " << got.size() << " vs " << want.size();
+  if (!std::isfinite(scale) || !std::isfinite(tol))
+    return ::testing::AssertionFailure() << "scale " << scale << ", tolerance " << tol << " (not finite)";
   double worst = 0;
   size_t at = 0;
   for (size_t k = 0; k < want.size(); ++k) {
     const double d = std::abs(double(got[k]) - double(want[k]));
-    if (std::isnan(d)) return ::testing::AssertionFailure() << "NaN at " << k;
+    if (!std::isfinite(d))
+      return ::testing::AssertionFailure() << "element " << k << ": got " << got[k] << ", want " << want[k];
     if (d > worst) worst = d, at = k;
   }
   if (worst <= tol * scale) return ::testing::AssertionSuccess();

@@ -10,6 +10,7 @@
 #include <iterator>
 
 #include "../../fuzz/fuzz_entry.hpp"
+#include "support/require.hpp"
 
 namespace fs = std::filesystem;
 
@@ -74,14 +75,18 @@ TEST(FuzzRegressions, EveryKnownCrasherIsRefusedCleanly) {
     }
   }
   std::cout << "[fuzz-regressions] replayed " << replayed << " inputs\n";
+  EXPECT_GT(replayed, 0) << "no regression inputs under " << root << " (they are committed)";
 }
 
 TEST(FuzzRegressions, SeedCorporaParse) {
   const fs::path root = fs::path(DCGAN_SOURCE_DIR) / "fuzz" / "corpus";
-  if (!fs::exists(root)) GTEST_SKIP() << "no seed corpus (python3 fuzz/make_corpus.py writes it)";
+  DCGAN_REQUIRE_OR_SKIP(fs::exists(root), "the fuzz seed corpus " + root.string(),
+                        "/usr/bin/python3 fuzz/make_corpus.py writes it; scripts/fuzz.sh runs it");
   int seeds = 0;
   for (const Target& t : kTargets) {
-    for (const fs::path& f : files_in(root / t.name, "seed_")) {
+    const std::vector<fs::path> files = files_in(root / t.name, "seed_");
+    EXPECT_FALSE(files.empty()) << "no seeds in " << root / t.name << " (fuzz/make_corpus.py writes them)";
+    for (const fs::path& f : files) {
       SCOPED_TRACE(f.string());
       fuzz::Outcome out;
       replay(t, f, &out);

@@ -30,6 +30,7 @@
 #include "dcgan/io/npy.hpp"
 #include "dcgan/io/safetensors.hpp"
 #include "dcgan/tensor.hpp"
+#include "support/require.hpp"
 
 namespace fs = std::filesystem;
 using namespace dcgan;
@@ -281,7 +282,7 @@ TEST_F(IoTest, SafetensorsConvertsHalfBfloatDouble) {
 
 // NumPy (through tools/reference/safetensors_io.py) reads what we write.
 TEST_F(IoTest, SafetensorsPythonReadsOurs) {
-  if (!have_numpy()) GTEST_SKIP() << kPython << " with numpy not available";
+  DCGAN_REQUIRE_OR_SKIP(have_numpy(), fmt::format("{} with numpy", kPython), "apt install python3-numpy");
   SafeTensors st;
   st.put("generator.model.0.weight", iota({4, 3, 2, 2}));
   st.put("generator.scalar", iota({}, 0.f, 3.5f));
@@ -306,7 +307,7 @@ assert n.dtype == np.int64 and n.shape == () and n == 42
 
 // We read what NumPy writes, including F16/F64 and a 0-dim I64.
 TEST_F(IoTest, SafetensorsReadsPythonFile) {
-  if (!have_numpy()) GTEST_SKIP() << kPython << " with numpy not available";
+  DCGAN_REQUIRE_OR_SKIP(have_numpy(), fmt::format("{} with numpy", kPython), "apt install python3-numpy");
   ASSERT_TRUE(run_python(R"(
 import numpy as np
 from safetensors_io import save_file
@@ -465,7 +466,9 @@ TEST_F(IoTest, AtomicWriteIntoReadonlyDirectoryKeepsOldFile) {
     int status = 0;
     waitpid(pid, &status, 0);
     ASSERT_TRUE(WIFEXITED(status));
-    if (WEXITSTATUS(status) == 77) GTEST_SKIP() << "cannot switch to user nobody to test permissions";
+    if (WEXITSTATUS(status) == 77) GTEST_SKIP() << "cannot switch to user nobody to test permissions (the machine allows no "
+                                                  "such test; the fault is also tested by DiskFaults."
+                                                  "DirectoryBecomesReadOnlyMidRun, docs/reliability.md)";
     EXPECT_EQ(WEXITSTATUS(status), 0) << "2 no error, 3 wrong message, 4 other exception";
   }
   EXPECT_EQ(read_bytes(p), "old contents");
@@ -553,7 +556,7 @@ TEST_F(IoTest, NpyRoundTrip) {
 
 // Our files are byte-identical to numpy.save's, and numpy reads them back.
 TEST_F(IoTest, NpyMatchesNumpyByteForByte) {
-  if (!have_numpy()) GTEST_SKIP() << kPython << " with numpy not available";
+  DCGAN_REQUIRE_OR_SKIP(have_numpy(), fmt::format("{} with numpy", kPython), "apt install python3-numpy");
   std::string py = "import numpy as np\n";
   for (size_t i = 0; i < kNpyShapes.size(); ++i) {
     const Shape& s = kNpyShapes[i];
@@ -575,7 +578,7 @@ TEST_F(IoTest, NpyMatchesNumpyByteForByte) {
 }
 
 TEST_F(IoTest, NpyReadsNumpyFiles) {
-  if (!have_numpy()) GTEST_SKIP() << kPython << " with numpy not available";
+  DCGAN_REQUIRE_OR_SKIP(have_numpy(), fmt::format("{} with numpy", kPython), "apt install python3-numpy");
   ASSERT_TRUE(run_python(R"(
 import numpy as np
 from numpy.lib import format as fmt
@@ -697,7 +700,7 @@ TEST_F(IoTest, ToUint8MapsMinusOneOneTo0To255) {
 
 // Bit-exact against torchvision's save_image arithmetic done by PyTorch itself.
 TEST_F(IoTest, ToUint8MatchesTorchArithmetic) {
-  if (!have_torch()) GTEST_SKIP() << kPython << " with torch not available";
+  DCGAN_REQUIRE_OR_SKIP(have_torch(), fmt::format("{} with torch", kPython), "PyTorch 1.13 for /usr/bin/python3 (scripts/setup.sh)");
   // Every value that maps exactly onto a .5 rounding boundary, their float neighbours, and random
   // values beyond the range.
   std::vector<float> v;
@@ -796,7 +799,7 @@ TEST_F(IoTest, PngRoundTripThroughStbAndPil) {
     write_bytes(path(fmt::format("img{}.raw", c)), std::string(img.pixels.begin(), img.pixels.end()));
   }
   EXPECT_TRUE(no_temp_files());
-  if (!have_pil()) GTEST_SKIP() << "PIL not available for the cross-check";
+  DCGAN_REQUIRE_OR_SKIP(have_pil(), fmt::format("{} with PIL", kPython), "apt install python3-pil");
   EXPECT_TRUE(run_python(R"(
 import numpy as np
 from PIL import Image
@@ -869,7 +872,7 @@ TEST_F(IoTest, GifHeaderAndStructure) {
 // content, so the LZW dictionary fills and resets, and the code width changes at every boundary),
 // and RGB frames whose colours lie on the palette cube.
 TEST_F(IoTest, GifDecodesExactlyWithPil) {
-  if (!have_pil()) GTEST_SKIP() << "PIL not available";
+  DCGAN_REQUIRE_OR_SKIP(have_pil(), fmt::format("{} with PIL", kPython), "apt install python3-pil");
   std::string sizes;
   std::vector<std::pair<int, int>> hw = {{1, 1}, {2, 3}, {16, 16}, {64, 64}, {150, 211}, {200, 200}};
   for (int n = 250; n <= 270; n += 5) hw.push_back({1, n});
@@ -1005,7 +1008,7 @@ for f in range(3):
 
 // Ordered dithering keeps the average colour of a smooth RGB gradient.
 TEST_F(IoTest, GifDitheringKeepsMeanColour) {
-  if (!have_pil()) GTEST_SKIP() << "PIL not available";
+  DCGAN_REQUIRE_OR_SKIP(have_pil(), fmt::format("{} with PIL", kPython), "apt install python3-pil");
   const int h = 64, w = 64;
   std::vector<uint8_t> px(h * w * 3);
   for (int y = 0; y < h; ++y)

@@ -21,6 +21,8 @@
 #include "dcgan/error.hpp"
 #include "dcgan/eval/metrics.hpp"
 #include "dcgan/rng.hpp"
+#include "support/nan_safe.hpp"
+#include "support/require.hpp"
 
 namespace fs = std::filesystem;
 using dcgan::Rng;
@@ -66,9 +68,9 @@ bool python_ok() {
   return ok;
 }
 
-#define REQUIRE_PYTHON()                                                                    \
-  if (!python_ok())                                                                         \
-  GTEST_SKIP() << python() << " cannot import numpy and scipy; set DCGAN_PYTHON to one that can"
+#define REQUIRE_PYTHON()                                                                      \
+  DCGAN_REQUIRE_OR_SKIP(python_ok(), python() + " with numpy and scipy",                      \
+                        "apt install python3-numpy python3-scipy, or set DCGAN_PYTHON to one that can")
 
 nlohmann::json run_reference(const std::string& args, const fs::path& out) {
   const std::string cmd = python() + " " DCGAN_SOURCE_DIR "/tools/reference/metrics_reference.py " +
@@ -149,7 +151,7 @@ std::vector<double> rotate_diag(const std::vector<double>& Q, const std::vector<
 double max_abs(const std::vector<double>& a, const std::vector<double>& b) {
   EXPECT_EQ(a.size(), b.size());
   double m = 0;
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) m = dcgan::testing::max_nan(m, std::abs(a[i] - b[i]));
   return m;
 }
 

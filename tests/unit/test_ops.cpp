@@ -59,14 +59,14 @@ template <class A, class B>
   return testing::within_scale(got, want, tol, scale > 0 ? scale : testing::max_abs(want));
 }
 
-// |got - want| <= atol + rtol |want| for every element; NaN always fails.
+// |got - want| <= atol + rtol |want| for every element; NaN (and inf) always fails.
 template <class A, class B>
 ::testing::AssertionResult near_each(const A& got, const B& want, double rtol, double atol) {
   if (got.size() != want.size())
     return ::testing::AssertionFailure() << "sizes " << got.size() << " vs " << want.size();
   for (size_t k = 0; k < want.size(); ++k) {
     const double g = got[k], w = want[k];
-    if (std::isnan(g) || std::abs(g - w) > atol + rtol * std::abs(w))
+    if (!(std::abs(g - w) <= atol + rtol * std::abs(w)))  // NaN or inf in either fails
       return ::testing::AssertionFailure() << "element " << k << ": got " << g << ", want " << w;
   }
   return ::testing::AssertionSuccess();
@@ -266,7 +266,7 @@ TEST_P(BatchNormOp, TrainForwardAndBackwardMatchReference) {
   for (int64_t nn = 0; nn < c.N; ++nn)
     for (int64_t ch = 0; ch < c.C; ++ch)
       for (int64_t i = 0; i < c.HW; ++i)
-        dx_scale = std::max(dx_scale, std::abs(double(s.gamma[ch]) * r.invstd[ch] *
+        dx_scale = testing::max_nan(dx_scale, std::abs(double(s.gamma[ch]) * r.invstd[ch] *
                                                dy[(nn * c.C + ch) * c.HW + i]));
   EXPECT_TRUE(near_max(f.dx, r.dx, kTol, dx_scale)) << "dx";
   EXPECT_TRUE(near_each(f.dgamma, r.dgamma, 1e-5, 1e-5)) << "dgamma";
