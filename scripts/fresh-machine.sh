@@ -28,6 +28,8 @@
 # (0 when all passed). Mounts exist only in a private mount namespace, so they vanish with it;
 # the root is removed on every exit, Ctrl-C included, unless kept.
 set -euo pipefail
+# One block, read whole before it runs: editing this file during a run cannot change that run.
+{
 
 me=fresh-machine
 say() { printf '[%s] %s\n' "$me" "$*"; }
@@ -67,6 +69,7 @@ logs=""       # this run's logs
 child=""      # the running namespace (unshare); killing it kills everything inside
 follower=""   # echoes progress lines from the running command's log
 base_tmp=""   # a base root being made
+heartbeat=""  # prints a line now and then during a long command
 # shellcheck disable=SC2317  # called by the trap
 cleanup() {
   local rc=$?
@@ -76,7 +79,9 @@ cleanup() {
     kill -KILL "$child" 2>/dev/null || true   # --kill-child: the namespace's processes die with it
     wait "$child" 2>/dev/null || true
   fi
-  if [ -n "$follower" ]; then kill "$follower" 2>/dev/null || true; wait "$follower" 2>/dev/null || true; fi
+  for p in "$follower" "$heartbeat"; do
+    if [ -n "$p" ]; then kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; fi
+  done
   for d in "$base_tmp" "$root"; do
     if [ -z "$d" ] || [ ! -d "$d" ]; then continue; fi
     # The mounts were made in private namespaces and are gone; never delete through a leftover.
@@ -252,10 +257,22 @@ for c in "${cmds[@]}"; do
   tail -n +1 -F --pid="$child" "$log" 2>/dev/null | grep --line-buffered -E '^\[[a-z][a-z0-9_-]*\] ' |
     sed -u 's/^/      /' &
   follower=$!
+  # And every few minutes without them, a sign of life: the elapsed time and the log's last line.
+  ( every=${FRESH_HEARTBEAT:-180}; next=$every; cmd_child=$child
+    while kill -0 "$cmd_child" 2>/dev/null; do
+      sleep 5
+      if (($(date +%s) - t0 >= next)); then
+        next=$((next + every))
+        say "[$n/${#cmds[@]}] still running ($(fmt_time $(($(date +%s) - t0)))); last line: $(tail -n1 "$log" | tr -d '\r' | cut -c1-80)"
+      fi
+    done ) &
+  heartbeat=$!
   wait "$child" || rc=$?
   child=""
   wait "$follower" 2>/dev/null || true
   follower=""
+  kill "$heartbeat" 2>/dev/null || true; wait "$heartbeat" 2>/dev/null || true
+  heartbeat=""
   took=$(fmt_time $(($(date +%s) - t0)))
   if [ "$rc" = 0 ]; then
     say "[$n/${#cmds[@]}] ok in $took; its last lines:"
@@ -275,3 +292,4 @@ else
   say "FAILED: see above; rerun with FRESH_KEEP=1 to keep the root and look inside"
 fi
 exit "$status"
+}
