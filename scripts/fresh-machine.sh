@@ -246,7 +246,10 @@ for c in "${cmds[@]}"; do
   # shellcheck disable=SC2016  # the $1/$2 are the inner shell's
   unshare --mount --propagation private --pid --fork --kill-child /bin/bash -c '
       r=$1; shift
-      mount --rbind /dev "$r/dev" && mount -t proc proc "$r/proc" && mount -t sysfs sys "$r/sys" || exit 125
+      # The root bind-mounted onto itself: "/" inside is a mount point, as on a real machine (tests
+      # that make "/" private in a mount namespace of their own need that).
+      mount --bind "$r" "$r" && mount --rbind /dev "$r/dev" && mount -t proc proc "$r/proc" &&
+        mount -t sysfs sys "$r/sys" || exit 125
       chroot "$r" /usr/bin/env -i --default-signal=INT,QUIT,TERM HOME=/root USER=root LOGNAME=root \
         PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 TERM=dumb \
         /bin/bash -c "$1"
