@@ -19,6 +19,8 @@
 #   FRESH_REBUILD_BASE=1    make the base root again (--rebuild-base)
 #   FRESH_WORKDIR           where the per-run root and logs go (default /var/tmp; a full run
 #                           takes about 5 GB)
+#   FRESH_HEARTBEAT         seconds between "still running" lines (default 180)
+#   FRESH_TAIL_OK, FRESH_TAIL_FAIL   log lines shown after a command passes (12) or fails (60)
 #
 # Needs root (debootstrap, chroot, mounts); installs debootstrap with apt-get when missing.
 # The commands are read from the first ```sh block of the README in the clone (comments
@@ -279,7 +281,7 @@ for c in "${cmds[@]}"; do
   took=$(fmt_time $(($(date +%s) - t0)))
   if [ "$rc" = 0 ]; then
     say "[$n/${#cmds[@]}] ok in $took; its last lines:"
-    tail -n "${FRESH_TAIL_OK:-8}" "$log" | sed 's/^/      | /'
+    tail -n "${FRESH_TAIL_OK:-12}" "$log" | sed 's/^/      | /'
   else
     status=$rc
     say "[$n/${#cmds[@]}] FAILED (exit $rc) after $took: \$ $c"
