@@ -2,7 +2,7 @@
 // One mode per process, so the peak RSS it reports belongs to one configuration.
 //
 //   dcgan_bench train    --arch seed --img-size 32 --channels 1 --batch 64 --warmup 5 --steps 30 --threads 2
-//       GanStep (include/dcgan/train/gan_step.hpp) on fixed random in-memory data and latents
+//       GanStep (src/train/gan_step.hpp) on fixed random in-memory data and latents
 //       (a pool of 4 batches, cycled); per-step wall times, median, img/s, GFLOP/s.
 //   dcgan_bench generate --arch dcgan --img-size 64 --channels 3 --batch 1 --warmup 10 --steps 200
 //       Eval-mode forward of build_generator (what ImageGenerator::generate runs) plus the copy
@@ -36,9 +36,9 @@
 #include <oneapi/dnnl/dnnl.h>
 
 #include "dcgan/error.hpp"
-#include "dcgan/models/models.hpp"
-#include "dcgan/rng.hpp"
-#include "dcgan/train/gan_step.hpp"
+#include "models/models.hpp"
+#include "core/rng.hpp"
+#include "train/gan_step.hpp"
 #include "dcgan/threads.hpp"
 #include "flops.hpp"
 

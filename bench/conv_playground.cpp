@@ -22,8 +22,8 @@
 #include <string>
 #include <vector>
 
-#include "dcgan/ops/conv.hpp"
-#include "dcgan/rng.hpp"
+#include "ops/conv.hpp"
+#include "core/rng.hpp"
 #include "dcgan/threads.hpp"
 #include "ops/cpu/conv_cpu.hpp"
 

@@ -1,8 +1,8 @@
 // Nominal FLOP counts from the built layers (formulas in flops.hpp).
 #include "flops.hpp"
 
-#include "dcgan/models/models.hpp"
-#include "dcgan/nn/layers.hpp"
+#include "models/models.hpp"
+#include "nn/layers.hpp"
 
 namespace dcgan::bench {
 

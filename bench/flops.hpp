@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "dcgan/models/config.hpp"
-#include "dcgan/nn/sequential.hpp"
+#include "nn/sequential.hpp"
 
 namespace dcgan::bench {
 

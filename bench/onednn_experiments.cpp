@@ -32,7 +32,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "dcgan/ops/conv.hpp"
+#include "ops/conv.hpp"
 #include "ops/cpu/conv_cpu.hpp"
 
 namespace {

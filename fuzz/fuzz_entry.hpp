@@ -20,11 +20,11 @@
 #include <vector>
 
 #include "data/formats.hpp"
-#include "dcgan/data/transforms.hpp"
+#include "data/transforms.hpp"
 #include "dcgan/error.hpp"
 #include "dcgan/io/image.hpp"
 #include "dcgan/io/npy.hpp"
-#include "dcgan/io/safetensors.hpp"
+#include "io/safetensors.hpp"
 #include "dcgan/models/config.hpp"
 #include "dcgan/train/trainer.hpp"
 

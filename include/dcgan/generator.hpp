@@ -9,14 +9,20 @@
 #include <string>
 
 #include "dcgan/models/config.hpp"
-#include "dcgan/nn/sequential.hpp"
+#include "dcgan/ops/impl.hpp"
+#include "dcgan/tensor.hpp"
 
 namespace dcgan {
+
+class Sequential;  // nn/sequential.hpp (internal)
 
 class ImageGenerator {
  public:
   // Loads the generator (eval mode: BatchNorm uses its running statistics).
   explicit ImageGenerator(const std::string& checkpoint_path, ops::Impl impl = ops::Impl::fast);
+  ~ImageGenerator();
+  ImageGenerator(ImageGenerator&&) noexcept;
+  ImageGenerator& operator=(ImageGenerator&&) noexcept;
   const ModelConfig& config() const { return config_; }
 
   // (n, latent_dim) drawn from N(0, 1) with dcgan::Rng(seed).

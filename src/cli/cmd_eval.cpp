@@ -8,7 +8,7 @@
 #include "cli/commands.hpp"
 #include "dcgan/error.hpp"
 #include "dcgan/eval/evaluate.hpp"
-#include "dcgan/io/atomic_file.hpp"
+#include "io/atomic_file.hpp"
 #include "dcgan/threads.hpp"
 
 namespace dcgan::cli {

@@ -3,7 +3,7 @@
 
 #include "cli/commands.hpp"
 #include "dcgan/error.hpp"
-#include "dcgan/io/safetensors.hpp"
+#include "io/safetensors.hpp"
 #include "dcgan/models/checkpoint.hpp"
 #include "dcgan/models/config.hpp"
 

@@ -1,7 +1,7 @@
 // dcgan train-classifier: train the feature network the evaluation metrics use (eval/classifier.hpp).
 #include "cli/commands.hpp"
 #include "dcgan/error.hpp"
-#include "dcgan/eval/classifier.hpp"
+#include "eval/classifier.hpp"
 #include "dcgan/threads.hpp"
 
 namespace dcgan::cli {

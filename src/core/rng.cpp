@@ -1,4 +1,4 @@
-#include "dcgan/rng.hpp"
+#include "core/rng.hpp"
 
 #include <cmath>
 #include <cstdio>

@@ -16,7 +16,7 @@
 
 #include "core/paths.hpp"
 #include "data/formats.hpp"
-#include "dcgan/data/transforms.hpp"
+#include "data/transforms.hpp"
 #include "dcgan/error.hpp"
 
 namespace dcgan {

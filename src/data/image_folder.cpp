@@ -12,7 +12,7 @@
 #include <fmt/ranges.h>
 
 #include "data/formats.hpp"
-#include "dcgan/data/transforms.hpp"
+#include "data/transforms.hpp"
 #include "dcgan/error.hpp"
 
 namespace dcgan::data_detail {

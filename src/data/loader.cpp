@@ -1,15 +1,15 @@
-// BatchLoader (see include/dcgan/data/loader.hpp). Prefetching protocol, two slots:
+// BatchLoader (see src/data/loader.hpp). Prefetching protocol, two slots:
 //   batch k (counted from the last (re)start) is written to slots_[k % 2]; the worker waits until
 //   the slot is free (not ready and not held), fills it outside the lock, marks it ready. The
 //   consumer's next() frees the slot it held, waits for slot consumed_ % 2 to be ready, holds it.
 //   So the worker fills batch k + 1 while the caller works on batch k.
-#include "dcgan/data/loader.hpp"
+#include "data/loader.hpp"
 
 #include <algorithm>
 #include <cstring>
 
 #include "dcgan/error.hpp"
-#include "dcgan/rng.hpp"
+#include "core/rng.hpp"
 
 namespace dcgan {
 

@@ -14,7 +14,7 @@
 // output pixels that survive the centre crop are computed. Checked against PyTorch: within +-1
 // (final rounding) everywhere. Hand-written rather than stb_image_resize because stb clamps at
 // the borders, which differs from PyTorch by up to ~7/255 on the edge pixels when downscaling.
-#include "dcgan/data/transforms.hpp"
+#include "data/transforms.hpp"
 
 #include <cmath>
 #include <cstring>

@@ -1,8 +1,8 @@
 // The evaluation feature network: its configuration, building, saving, loading and running
-// (include/dcgan/eval/classifier.hpp). Training is in classifier_train.cpp, finding the default
+// (src/eval/classifier.hpp). Training is in classifier_train.cpp, finding the default
 // network for a dataset in classifier_find.cpp.
 // Legend: N batch, C channels, S image size, D feature_dim, K num_classes.
-#include "dcgan/eval/classifier.hpp"
+#include "eval/classifier.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -10,10 +10,10 @@
 #include <optional>
 
 #include "dcgan/error.hpp"
-#include "dcgan/io/atomic_file.hpp"
-#include "dcgan/io/safetensors.hpp"
-#include "dcgan/models/checkpoint.hpp"
-#include "dcgan/nn/layers.hpp"
+#include "io/atomic_file.hpp"
+#include "io/safetensors.hpp"
+#include "models/checkpoint_io.hpp"
+#include "nn/layers.hpp"
 
 namespace dcgan::eval {
 

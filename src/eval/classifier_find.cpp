@@ -6,8 +6,8 @@
 #include "core/paths.hpp"
 #include "dcgan/data/dataset.hpp"
 #include "dcgan/error.hpp"
-#include "dcgan/eval/classifier.hpp"
-#include "dcgan/io/safetensors.hpp"
+#include "eval/classifier.hpp"
+#include "io/safetensors.hpp"
 
 namespace fs = std::filesystem;
 

@@ -7,14 +7,14 @@
 #include <cstring>
 #include <numbers>
 
-#include "dcgan/data/loader.hpp"
+#include "data/loader.hpp"
 #include "dcgan/error.hpp"
-#include "dcgan/eval/classifier.hpp"
-#include "dcgan/eval/metrics.hpp"
-#include "dcgan/io/atomic_file.hpp"
-#include "dcgan/ops/cross_entropy.hpp"
-#include "dcgan/optim/adam.hpp"
-#include "dcgan/rng.hpp"
+#include "eval/classifier.hpp"
+#include "eval/metrics.hpp"
+#include "io/atomic_file.hpp"
+#include "ops/cross_entropy.hpp"
+#include "optim/adam.hpp"
+#include "core/rng.hpp"
 
 namespace dcgan::eval {
 

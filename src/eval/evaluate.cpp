@@ -1,5 +1,6 @@
 // evaluate_generator / evaluate_sets: what `dcgan eval` does, as library calls (eval/evaluate.hpp).
 #include "dcgan/eval/evaluate.hpp"
+#include "eval/evaluator.hpp"
 
 #include <chrono>
 #include <filesystem>
@@ -14,8 +15,8 @@
 #include "dcgan/data/dataset.hpp"
 #include "dcgan/error.hpp"
 #include "dcgan/io/npy.hpp"
-#include "dcgan/io/safetensors.hpp"
-#include "dcgan/models/checkpoint.hpp"
+#include "io/safetensors.hpp"
+#include "models/checkpoint_io.hpp"
 
 namespace fs = std::filesystem;
 

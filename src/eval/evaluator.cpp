@@ -1,6 +1,6 @@
-// Evaluation pipeline (include/dcgan/eval/evaluator.hpp): images -> features -> metrics, streamed.
+// Evaluation pipeline (src/eval/evaluator.hpp): images -> features -> metrics, streamed.
 // Legend: N images, C channels, S image size, D feature dimension, L latent size, B batch.
-#include "dcgan/eval/evaluator.hpp"
+#include "eval/evaluator.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "dcgan/error.hpp"
-#include "dcgan/rng.hpp"
+#include "core/rng.hpp"
 
 namespace dcgan::eval {
 

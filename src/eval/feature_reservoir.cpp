@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "dcgan/error.hpp"
-#include "dcgan/eval/metrics.hpp"
+#include "eval/metrics.hpp"
 
 namespace dcgan::eval {
 

@@ -1,4 +1,4 @@
-// Streaming feature statistics and the Fréchet distance (see include/dcgan/eval/metrics.hpp).
+// Streaming feature statistics and the Fréchet distance (see src/eval/metrics.hpp).
 // Legend: N samples, D feature dimension, B rows in one chunk (<= kChunk).
 #include <algorithm>
 #include <cmath>
@@ -7,7 +7,7 @@
 #include <cblas.h>
 
 #include "dcgan/error.hpp"
-#include "dcgan/eval/metrics.hpp"
+#include "eval/metrics.hpp"
 
 // LAPACK (shipped inside Debian's libopenblas). Fortran ABI: everything by pointer, plus the
 // hidden lengths of the CHARACTER arguments that gfortran appends (harmless if ignored).

@@ -1,4 +1,4 @@
-// KID: unbiased polynomial-kernel MMD^2 over random subsets (see include/dcgan/eval/metrics.hpp).
+// KID: unbiased polynomial-kernel MMD^2 over random subsets (see src/eval/metrics.hpp).
 // Mirrors torch-fidelity's kid (torch_fidelity/metric_kid.py: kernel (x.y / D + 1)^3, mmd2 with
 // the diagonal removed from the within-set sums) and Bińkowski et al.'s polynomial_mmd_averages.
 // Legend: D feature dimension, m subset size, S number of subsets.
@@ -10,7 +10,7 @@
 
 #include "blas_threads.hpp"
 #include "dcgan/error.hpp"
-#include "dcgan/eval/metrics.hpp"
+#include "eval/metrics.hpp"
 
 namespace dcgan::eval {
 

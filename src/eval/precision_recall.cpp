@@ -12,7 +12,7 @@
 
 #include "blas_threads.hpp"
 #include "dcgan/error.hpp"
-#include "dcgan/eval/metrics.hpp"
+#include "eval/metrics.hpp"
 
 namespace dcgan::eval {
 

@@ -1,5 +1,5 @@
-// Atomic file writes (see include/dcgan/io/atomic_file.hpp): temp file + fsync + rename + dir fsync.
-#include "dcgan/io/atomic_file.hpp"
+// Atomic file writes (see src/io/atomic_file.hpp): temp file + fsync + rename + dir fsync.
+#include "io/atomic_file.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -12,7 +12,7 @@
 #include <stb_image_write.h>
 
 #include "dcgan/error.hpp"
-#include "dcgan/io/atomic_file.hpp"
+#include "io/atomic_file.hpp"
 
 namespace dcgan {
 

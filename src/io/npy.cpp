@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "dcgan/error.hpp"
-#include "dcgan/io/atomic_file.hpp"
+#include "io/atomic_file.hpp"
 
 static_assert(std::endian::native == std::endian::little, "npy I/O assumes a little-endian host");
 

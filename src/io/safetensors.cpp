@@ -1,7 +1,7 @@
-// Safetensors reader/writer (format: include/dcgan/io/safetensors.hpp). Reading validates the whole
+// Safetensors reader/writer (format: src/io/safetensors.hpp). Reading validates the whole
 // header against the file size before allocating anything, so a corrupt or hostile file costs at
 // most its header (<= 100 MB) and yields a FileError that names it.
-#include "dcgan/io/safetensors.hpp"
+#include "io/safetensors.hpp"
 
 #include <sys/stat.h>
 
@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dcgan/error.hpp"
-#include "dcgan/io/atomic_file.hpp"
+#include "io/atomic_file.hpp"
 
 static_assert(std::endian::native == std::endian::little, "safetensors I/O assumes a little-endian host");
 

@@ -1,9 +1,9 @@
-#include "dcgan/models/checkpoint.hpp"
+#include "models/checkpoint_io.hpp"
 
 #include <filesystem>
 
 #include "dcgan/error.hpp"
-#include "dcgan/models/models.hpp"
+#include "models/models.hpp"
 
 namespace dcgan {
 

@@ -4,7 +4,7 @@
 
 #include "dcgan/error.hpp"
 #include "dcgan/generator.hpp"
-#include "dcgan/models/checkpoint.hpp"
+#include "models/checkpoint_io.hpp"
 
 namespace dcgan {
 
@@ -13,6 +13,10 @@ ImageGenerator::ImageGenerator(const std::string& path, ops::Impl impl) {
   config_ = g.config;
   net_ = std::move(g.net);
 }
+
+ImageGenerator::~ImageGenerator() = default;
+ImageGenerator::ImageGenerator(ImageGenerator&&) noexcept = default;
+ImageGenerator& ImageGenerator::operator=(ImageGenerator&&) noexcept = default;
 
 Tensor ImageGenerator::random_latents(int64_t n, uint64_t seed) const {
   DCGAN_CHECK(n > 0, "[generate] the number of images must be positive (got {})", n);

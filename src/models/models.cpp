@@ -3,8 +3,8 @@
 #include <string>
 
 #include "dcgan/error.hpp"
-#include "dcgan/models/models.hpp"
-#include "dcgan/nn/layers.hpp"
+#include "models/models.hpp"
+#include "nn/layers.hpp"
 
 namespace dcgan {
 

@@ -1,6 +1,6 @@
 #include "dcgan/error.hpp"
-#include "dcgan/nn/layers.hpp"
-#include "dcgan/ops/layout.hpp"
+#include "nn/layers.hpp"
+#include "ops/layout.hpp"
 
 namespace dcgan {
 

@@ -1,6 +1,6 @@
 #include "dcgan/error.hpp"
-#include "dcgan/nn/layers.hpp"
-#include "dcgan/ops/batchnorm.hpp"
+#include "nn/layers.hpp"
+#include "ops/batchnorm.hpp"
 
 namespace dcgan {
 

@@ -1,7 +1,7 @@
 #include <cmath>
 
 #include "dcgan/error.hpp"
-#include "dcgan/nn/layers.hpp"
+#include "nn/layers.hpp"
 
 namespace dcgan {
 

@@ -1,4 +1,4 @@
-#include "dcgan/nn/layer.hpp"
+#include "nn/layer.hpp"
 
 #include "dcgan/error.hpp"
 

@@ -1,8 +1,8 @@
 // Reshape: a view of each sample as another shape (the seed generator's (N, 128 s s) -> (N, 128, s, s),
 // the discriminators' flatten), converting from / to a blocked layout on the way (ops/layout.hpp).
 #include "dcgan/error.hpp"
-#include "dcgan/nn/layers.hpp"
-#include "dcgan/ops/layout.hpp"
+#include "nn/layers.hpp"
+#include "ops/layout.hpp"
 
 namespace dcgan {
 

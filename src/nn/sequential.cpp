@@ -1,10 +1,10 @@
-#include "dcgan/nn/sequential.hpp"
+#include "nn/sequential.hpp"
 
 #include <algorithm>
 #include <cstring>
 
 #include "dcgan/error.hpp"
-#include "dcgan/ops/layout.hpp"
+#include "ops/layout.hpp"
 
 namespace dcgan {
 

@@ -1,7 +1,7 @@
 // Activations: argument checks and dispatch. Kernels: src/ops/cpu/activation_reference.cpp
 // (plain loops in double, the oracle) and src/ops/cpu/activation_fast.cpp (the fast path).
 // https://pytorch.org/docs/stable/nn.html#non-linear-activations-weighted-sum-nonlinearity
-#include "dcgan/ops/activation.hpp"
+#include "ops/activation.hpp"
 
 #include "dcgan/error.hpp"
 #include "ops/cpu/activation_cpu.hpp"

@@ -1,7 +1,7 @@
 // BatchNorm2d: argument checks and dispatch. Kernels: src/ops/cpu/batchnorm_reference.cpp
 // (plain loops in double, the oracle) and src/ops/cpu/batchnorm_fast.cpp (the fast path).
 // https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html
-#include "dcgan/ops/batchnorm.hpp"
+#include "ops/batchnorm.hpp"
 
 #include <cmath>
 #include <vector>

@@ -1,7 +1,7 @@
 // Convolution geometry and dispatch: the device-neutral part of the conv op family.
 // The kernels live in src/ops/cpu/conv_reference.cpp (plain loops, the oracle) and
 // src/ops/cpu/conv_onednn.cpp (the fast path).
-#include "dcgan/ops/conv.hpp"
+#include "ops/conv.hpp"
 
 #include <algorithm>
 

@@ -1,8 +1,8 @@
-// Softmax cross-entropy with integer labels, mean reduction (include/dcgan/ops/cross_entropy.hpp).
+// Softmax cross-entropy with integer labels, mean reduction (src/ops/cross_entropy.hpp).
 // https://pytorch.org/docs/1.13/generated/torch.nn.CrossEntropyLoss.html
 // Legend: N rows, K classes; x logits (N, K), y labels (N), dx (N, K); g = grad_out.
 // The sizes are a classifier's batch (N ~ 100s, K ~ 10): plain single-threaded loops.
-#include "dcgan/ops/cross_entropy.hpp"
+#include "ops/cross_entropy.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,5 +1,5 @@
 // Activation layouts: argument checks and dispatch. Kernels: src/ops/cpu/layout_cpu.cpp.
-#include "dcgan/ops/layout.hpp"
+#include "ops/layout.hpp"
 
 #include "dcgan/error.hpp"
 #include "ops/cpu/conv_cpu.hpp"

@@ -1,7 +1,7 @@
 // Linear: argument checks and dispatch. Kernels: src/ops/cpu/linear_reference.cpp (plain loops,
 // the oracle) and src/ops/cpu/linear_blas.cpp (the fast path).
 // https://pytorch.org/docs/stable/generated/torch.nn.Linear.html
-#include "dcgan/ops/linear.hpp"
+#include "ops/linear.hpp"
 
 #include <limits>
 

@@ -5,7 +5,7 @@
 // Legend: n elements; p probabilities, x logits, t targets, dp / dx input gradients (all n);
 // g = grad_out, the gradient of whatever consumes the (scalar) loss.
 // The element counts are a batch's worth (N x 1 discriminator outputs): single-threaded loops.
-#include "dcgan/ops/loss.hpp"
+#include "ops/loss.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -16,7 +16,7 @@
 // https://pytorch.org/docs/1.13/generated/torch.optim.Adam.html
 //
 // Legend: n parameters in one flat buffer; p params, g grads, m exp_avg, v exp_avg_sq (all n).
-#include "dcgan/optim/adam.hpp"
+#include "optim/adam.hpp"
 
 #include <cmath>
 #if defined(__AVX2__) && defined(__FMA__)

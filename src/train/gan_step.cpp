@@ -1,8 +1,8 @@
-#include "dcgan/train/gan_step.hpp"
+#include "train/gan_step.hpp"
 
 #include "dcgan/error.hpp"
-#include "dcgan/models/models.hpp"
-#include "dcgan/ops/loss.hpp"
+#include "models/models.hpp"
+#include "ops/loss.hpp"
 
 namespace dcgan {
 

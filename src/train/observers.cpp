@@ -11,7 +11,7 @@
 
 #include "dcgan/data/dataset.hpp"
 #include "dcgan/error.hpp"
-#include "dcgan/eval/evaluator.hpp"
+#include "eval/evaluator.hpp"
 #include "dcgan/io/image.hpp"
 #include "dcgan/train/observer.hpp"
 #include "dcgan/threads.hpp"
@@ -39,7 +39,7 @@ class ProgressPrinter : public TrainingObserver {
     if (run.resumed_from_step() >= 0)
       fmt::print(stderr, "resumed {} at step {}\n", run.resumed_from_file(), run.resumed_from_step());
     fmt::print(stderr, "model: {} | batch {} | {} threads | G {} params, D {} params | out {}\n", c.model.summary(),
-               c.batch_size, num_threads(), run.gan().G->num_params(), run.gan().D->num_params(),
+               c.batch_size, num_threads(), run.generator_params(), run.discriminator_params(),
                run.dir().string());
     last_print_ = std::chrono::steady_clock::now();
   }
@@ -133,7 +133,7 @@ class SampleWriter : public TrainingObserver {
 
  private:
   void write(TrainingRun& run, const StepReport& r, const std::string& name) {
-    const Tensor& img = run.eval_generator().forward(run.fixed_noise(), Mode::eval);
+    const Tensor& img = run.generate(run.fixed_noise());
     save_image_grid((run.dir() / "samples" / name).string(), img, 8);
     last_ = r.step;
   }

@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dcgan/error.hpp"
-#include "dcgan/io/atomic_file.hpp"
+#include "io/atomic_file.hpp"
 
 namespace fs = std::filesystem;
 

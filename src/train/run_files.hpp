@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "dcgan/io/safetensors.hpp"
+#include "io/safetensors.hpp"
 
 namespace dcgan {
 

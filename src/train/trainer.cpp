@@ -20,13 +20,13 @@
 #include <nlohmann/json.hpp>
 
 #include "dcgan/data/dataset.hpp"
-#include "dcgan/data/loader.hpp"
+#include "data/loader.hpp"
 #include "dcgan/error.hpp"
-#include "dcgan/io/atomic_file.hpp"
+#include "io/atomic_file.hpp"
 #include "dcgan/io/image.hpp"
-#include "dcgan/models/checkpoint.hpp"
-#include "dcgan/models/models.hpp"
-#include "dcgan/train/gan_step.hpp"
+#include "models/checkpoint_io.hpp"
+#include "models/models.hpp"
+#include "train/gan_step.hpp"
 #include "dcgan/train/observer.hpp"
 #include "dcgan/threads.hpp"
 #include "train/run_files.hpp"
@@ -194,7 +194,9 @@ class Run final : public TrainingRun {
   const TrainConfig& config() const override { return cfg_; }
   const fs::path& dir() const override { return dir_; }
   void append_metrics(const std::string& line) override { files_.append_metrics(line); }
-  const GanStep& gan() const override { return *gs_; }
+  int64_t generator_params() const override { return gs_->G->num_params(); }
+  int64_t discriminator_params() const override { return gs_->D->num_params(); }
+  const Tensor& generate(const Tensor& z) override { return eval_generator().forward(z, Mode::eval); }
   int64_t step() const override { return step_; }
   int64_t resumed_from_step() const override { return resumed_from_step_; }
   std::string resumed_from_file() const override { return resumed_from_file_; }

@@ -13,11 +13,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "dcgan/eval/classifier.hpp"
+#include "eval/classifier.hpp"
 #include "dcgan/io/npy.hpp"
-#include "dcgan/io/safetensors.hpp"
-#include "dcgan/models/checkpoint.hpp"
-#include "dcgan/rng.hpp"
+#include "io/safetensors.hpp"
+#include "models/checkpoint_io.hpp"
+#include "core/rng.hpp"
 #include "support/cli.hpp"
 
 namespace fs = std::filesystem;

@@ -16,12 +16,12 @@
 
 #include "dcgan/data/dataset.hpp"
 #include "dcgan/error.hpp"
-#include "dcgan/eval/classifier.hpp"
-#include "dcgan/eval/evaluator.hpp"
+#include "eval/classifier.hpp"
+#include "eval/evaluator.hpp"
 #include "dcgan/io/npy.hpp"
-#include "dcgan/io/safetensors.hpp"
-#include "dcgan/models/checkpoint.hpp"
-#include "dcgan/models/models.hpp"
+#include "io/safetensors.hpp"
+#include "models/checkpoint_io.hpp"
+#include "models/models.hpp"
 #include "support/cli.hpp"
 
 namespace fs = std::filesystem;

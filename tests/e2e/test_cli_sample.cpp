@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 
 #include "dcgan/io/npy.hpp"
-#include "dcgan/io/safetensors.hpp"
+#include "io/safetensors.hpp"
 #include "support/cli.hpp"
 
 namespace fs = std::filesystem;

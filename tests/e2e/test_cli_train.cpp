@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "dcgan/io/safetensors.hpp"
+#include "io/safetensors.hpp"
 #include "support/checkpoints.hpp"
 #include "support/cli.hpp"
 

@@ -19,12 +19,12 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "dcgan/eval/classifier.hpp"
+#include "eval/classifier.hpp"
 #include "dcgan/io/image.hpp"
 #include "dcgan/io/npy.hpp"
-#include "dcgan/io/safetensors.hpp"
+#include "io/safetensors.hpp"
 #include "dcgan/models/config.hpp"
-#include "dcgan/rng.hpp"
+#include "core/rng.hpp"
 #include "dcgan/train/trainer.hpp"
 #include "support/cli.hpp"
 #include "support/process.hpp"

@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "dcgan/io/safetensors.hpp"
+#include "io/safetensors.hpp"
 #include "support/checkpoints.hpp"
 #include "support/cli.hpp"
 #include "support/process.hpp"

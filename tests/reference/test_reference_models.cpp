@@ -6,8 +6,8 @@
 #include <set>
 #include <string>
 
-#include "dcgan/models/checkpoint.hpp"
-#include "dcgan/models/models.hpp"
+#include "models/checkpoint_io.hpp"
+#include "models/models.hpp"
 #include "support/reference_data.hpp"
 
 namespace dcgan {

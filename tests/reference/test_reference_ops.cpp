@@ -18,12 +18,12 @@
 #include <string>
 #include <vector>
 
-#include "dcgan/io/safetensors.hpp"
-#include "dcgan/ops/activation.hpp"
-#include "dcgan/ops/batchnorm.hpp"
-#include "dcgan/ops/conv.hpp"
-#include "dcgan/ops/linear.hpp"
-#include "dcgan/ops/loss.hpp"
+#include "io/safetensors.hpp"
+#include "ops/activation.hpp"
+#include "ops/batchnorm.hpp"
+#include "ops/conv.hpp"
+#include "ops/linear.hpp"
+#include "ops/loss.hpp"
 #include "dcgan/tensor.hpp"
 #include "support/reference_data.hpp"
 

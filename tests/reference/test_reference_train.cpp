@@ -29,8 +29,8 @@
 #include <tuple>
 #include <vector>
 
-#include "dcgan/models/checkpoint.hpp"
-#include "dcgan/train/gan_step.hpp"
+#include "models/checkpoint_io.hpp"
+#include "train/gan_step.hpp"
 #include "support/bn_bias_share.hpp"
 #include "support/nan_safe.hpp"
 #include "support/reference_data.hpp"

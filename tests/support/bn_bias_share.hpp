@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "dcgan/nn/sequential.hpp"
+#include "nn/sequential.hpp"
 #include "dcgan/tensor.hpp"
 
 namespace dcgan::testing {

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <initializer_list>
 
-#include "dcgan/io/safetensors.hpp"
+#include "io/safetensors.hpp"
 
 namespace dcgan::testing {
 

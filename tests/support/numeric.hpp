@@ -9,7 +9,7 @@
 #include <limits>
 #include <vector>
 
-#include "dcgan/rng.hpp"
+#include "core/rng.hpp"
 #include "dcgan/threads.hpp"
 #include "support/nan_safe.hpp"
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "dcgan/io/safetensors.hpp"
+#include "io/safetensors.hpp"
 
 namespace dcgan::testing {
 

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "dcgan/error.hpp"
-#include "dcgan/ops/conv.hpp"
-#include "dcgan/rng.hpp"
+#include "ops/conv.hpp"
+#include "core/rng.hpp"
 #include "ops/cpu/conv_cpu.hpp"
 
 namespace {

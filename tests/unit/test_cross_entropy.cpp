@@ -1,4 +1,4 @@
-// Softmax cross-entropy (include/dcgan/ops/cross_entropy.hpp):
+// Softmax cross-entropy (src/ops/cross_entropy.hpp):
 //   - against PyTorch: tools/reference/make_reference_eval.py, run by this test into a fresh
 //     temporary directory (F.cross_entropy in float64 on float32 inputs), including logits that
 //     overflow a naive exp();
@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "dcgan/error.hpp"
-#include "dcgan/io/safetensors.hpp"
-#include "dcgan/ops/cross_entropy.hpp"
-#include "dcgan/rng.hpp"
+#include "io/safetensors.hpp"
+#include "ops/cross_entropy.hpp"
+#include "core/rng.hpp"
 #include "support/cli.hpp"
 #include "support/nan_safe.hpp"
 

@@ -12,10 +12,10 @@
 #include <set>
 
 #include "dcgan/data/dataset.hpp"
-#include "dcgan/data/loader.hpp"
-#include "dcgan/data/transforms.hpp"
+#include "data/loader.hpp"
+#include "data/transforms.hpp"
 #include "dcgan/error.hpp"
-#include "dcgan/rng.hpp"
+#include "core/rng.hpp"
 #include "support/nan_safe.hpp"
 #include "support/require.hpp"
 

@@ -25,10 +25,10 @@
 #include <vector>
 
 #include "dcgan/error.hpp"
-#include "dcgan/io/atomic_file.hpp"
+#include "io/atomic_file.hpp"
 #include "dcgan/io/image.hpp"
 #include "dcgan/io/npy.hpp"
-#include "dcgan/io/safetensors.hpp"
+#include "io/safetensors.hpp"
 #include "dcgan/tensor.hpp"
 #include "support/require.hpp"
 

@@ -22,7 +22,7 @@
 #include "dcgan/error.hpp"
 #include "dcgan/io/image.hpp"
 #include "dcgan/io/npy.hpp"
-#include "dcgan/io/safetensors.hpp"
+#include "io/safetensors.hpp"
 #include "support/cli.hpp"
 
 namespace fs = std::filesystem;

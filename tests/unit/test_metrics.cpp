@@ -1,4 +1,4 @@
-// Feature-space metrics (include/dcgan/eval/metrics.hpp): closed forms, streaming invariance,
+// Feature-space metrics (src/eval/metrics.hpp): closed forms, streaming invariance,
 // constructed precision/recall cases, and agreement with tools/reference/metrics_reference.py
 // (numpy + scipy), which the test runs on feature sets it writes as .npy files.
 // The python used is $DCGAN_PYTHON, else /usr/bin/python3; the reference tests are skipped with a
@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include "dcgan/error.hpp"
-#include "dcgan/eval/metrics.hpp"
-#include "dcgan/rng.hpp"
+#include "eval/metrics.hpp"
+#include "core/rng.hpp"
 #include "support/nan_safe.hpp"
 #include "support/require.hpp"
 

@@ -6,7 +6,7 @@
 #include <set>
 
 #include "dcgan/error.hpp"
-#include "dcgan/models/models.hpp"
+#include "models/models.hpp"
 
 namespace dcgan {
 namespace {

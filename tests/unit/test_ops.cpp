@@ -17,12 +17,12 @@
 #include <vector>
 
 #include "dcgan/error.hpp"
-#include "dcgan/ops/activation.hpp"
-#include "dcgan/ops/batchnorm.hpp"
-#include "dcgan/ops/linear.hpp"
-#include "dcgan/ops/loss.hpp"
-#include "dcgan/optim/adam.hpp"
-#include "dcgan/rng.hpp"
+#include "ops/activation.hpp"
+#include "ops/batchnorm.hpp"
+#include "ops/linear.hpp"
+#include "ops/loss.hpp"
+#include "optim/adam.hpp"
+#include "core/rng.hpp"
 #include "ops/cpu/activation_cpu.hpp"
 #include "ops/cpu/batchnorm_cpu.hpp"
 #include "ops/cpu/linear_cpu.hpp"

@@ -78,6 +78,15 @@ struct Dataset {
   const uint8_t* image(int64_t i) const { return pixels.data() + i * image_bytes(); }  // (C, H, W)
 };
 
+// A BatchLoader's position (data/loader.cpp), saved in checkpoints: the next batch is the one starting at sample `index_in_epoch` of epoch
+// `epoch`'s permutation. index_in_epoch counts images, not batches.
+struct LoaderState {
+  uint64_t seed = 0;
+  int64_t epoch = 0;
+  int64_t index_in_epoch = 0;
+  bool operator==(const LoaderState&) const = default;
+};
+
 // Throws dcgan::FileError (names the file, with a HINT) for missing, unreadable, corrupt,
 // truncated, ambiguous or empty sources, and dcgan::ConfigError for a bad img_size / channels /
 // split. Headers that claim more data than the file holds are refused before allocating it.

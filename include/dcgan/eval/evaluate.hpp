@@ -16,7 +16,7 @@
 #include <functional>
 #include <string>
 
-#include "dcgan/eval/evaluator.hpp"
+#include "dcgan/eval/report.hpp"
 
 namespace dcgan::eval {
 

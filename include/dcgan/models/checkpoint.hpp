@@ -1,4 +1,5 @@
-// Checkpoints: networks <-> safetensors (docs/formats.md, "Checkpoints").
+// Checkpoints: what a .safetensors checkpoint holds (README.md, "Checkpoint format"); the
+// tensors <-> networks part is internal (src/models/checkpoint_io.hpp).
 //   generator.<state_dict name>, discriminator.<state_dict name>     F32 (num_batches_tracked I64)
 //   optimizer.generator.<param name>.exp_avg / .exp_avg_sq          F32 Adam moments
 //   __metadata__: strings, written and read only by CheckpointMeta (below): the format and its
@@ -6,14 +7,12 @@
 //   training state and configuration.
 // A file with only generator.* tensors plus the config metadata is a valid generator checkpoint.
 #pragma once
-#include <memory>
+#include <map>
+#include <optional>
 #include <string>
 
-#include "dcgan/data/loader.hpp"
-#include "dcgan/io/safetensors.hpp"
+#include "dcgan/data/dataset.hpp"
 #include "dcgan/models/config.hpp"
-#include "dcgan/nn/sequential.hpp"
-#include "dcgan/optim/adam.hpp"
 #include "dcgan/train/config.hpp"
 
 namespace dcgan {
@@ -51,25 +50,6 @@ struct CheckpointMeta {
 };
 // The metadata of a checkpoint file (its header only; the tensors are not read).
 CheckpointMeta read_checkpoint_meta(const std::string& path, bool require_training = false);
-
-// Writes every parameter, buffer and counter of `net` as `prefix + name`.
-void put_network(SafeTensors& st, const std::string& prefix, Sequential& net);
-// Loads every entry of `net` from `prefix + name`; a missing tensor or a wrong shape throws
-// FileError naming the file, the tensor and both shapes.
-void load_network(const SafeTensors& st, const std::string& prefix, Sequential& net);
-
-// Adam moments as optimizer.<which>.<param name>.exp_avg / .exp_avg_sq (the step count is
-// CheckpointMeta's).
-void put_adam(SafeTensors& st, const std::string& which, Sequential& net, const Adam& adam);
-void load_adam(const SafeTensors& st, const std::string& which, Sequential& net, Adam& adam);
-
-// A generator ready to run: config from the file's metadata, weights loaded.
-struct LoadedGenerator {
-  ModelConfig config;
-  std::unique_ptr<Sequential> net;
-  CheckpointMeta meta;  // all of the file's metadata (training state when it has one)
-};
-LoadedGenerator load_generator(const std::string& path, ops::Impl impl = ops::Impl::fast);
 
 // The checkpoint file a user names: a .safetensors file as it is, or a run directory (the --out of
 // `dcgan train`: its checkpoints/latest.safetensors) or a run's checkpoints/ folder (its

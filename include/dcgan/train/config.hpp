@@ -7,7 +7,7 @@
 #include <string>
 
 #include "dcgan/models/config.hpp"
-#include "dcgan/optim/adam.hpp"
+#include "dcgan/optim/adam_options.hpp"
 
 namespace dcgan {
 

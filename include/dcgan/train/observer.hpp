@@ -14,11 +14,13 @@
 #include <string>
 #include <vector>
 
-#include "dcgan/nn/sequential.hpp"
+#include "dcgan/tensor.hpp"
 #include "dcgan/train/config.hpp"
-#include "dcgan/train/gan_step.hpp"
+#include "dcgan/train/step_stats.hpp"
 
 namespace dcgan {
+
+class Sequential;  // nn/sequential.hpp (internal): a network
 
 // One finished training step.
 struct StepReport {
@@ -39,12 +41,15 @@ class TrainingRun {
   virtual const TrainConfig& config() const = 0;
   virtual const std::filesystem::path& dir() const = 0;   // the run directory
   virtual void append_metrics(const std::string& json_line) = 0;  // one line of metrics.jsonl
-  virtual const GanStep& gan() const = 0;
+  virtual int64_t generator_params() const = 0;
+  virtual int64_t discriminator_params() const = 0;
   virtual int64_t step() const = 0;
   virtual int64_t resumed_from_step() const = 0;          // -1 for a fresh run
   virtual std::string resumed_from_file() const = 0;      // "" for a fresh run
   // G's current weights and statistics in an eval-mode copy (the training G is not disturbed).
   virtual Sequential& eval_generator() = 0;
+  // Images of that copy: z (N, latent_dim) -> (N, C, H, W) in [-1, 1].
+  virtual const Tensor& generate(const Tensor& z) = 0;
   virtual const Tensor& fixed_noise() const = 0;           // (n_fixed, latent_dim), fixed per run
   // Writes the full training state as checkpoints/step_N and latest (atomically); does nothing
   // when the checkpoint of this step is written already. Returns the latest path.
@@ -64,7 +69,7 @@ class TrainingObserver {
   virtual void on_start(TrainingRun&) {}
   virtual void on_step(TrainingRun&, const StepReport&) {}
   // After the last step, or after the step during which SIGINT / SIGTERM arrived (signal != 0).
-  virtual void on_end(TrainingRun&, const StepReport& last, int signal) {}
+  virtual void on_end(TrainingRun&, const StepReport& /*last*/, int /*signal*/) {}
 };
 
 // Whether an output with cadence `every` is due after this step: every N steps, or at epoch

@@ -7,7 +7,7 @@
 #pragma once
 #include <cstdint>
 
-#include "dcgan/ops/activation.hpp"
+#include "ops/activation.hpp"
 
 namespace dcgan::ops::cpu {
 

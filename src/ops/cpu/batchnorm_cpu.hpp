@@ -9,7 +9,7 @@
 //   (C, double). Same contract as dcgan/ops/batchnorm.hpp.
 #pragma once
 
-#include "dcgan/ops/batchnorm.hpp"
+#include "ops/batchnorm.hpp"
 
 namespace dcgan::ops::cpu {
 

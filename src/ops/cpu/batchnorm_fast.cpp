@@ -30,7 +30,7 @@
 #include <vector>
 
 #include "dcgan/error.hpp"
-#include "dcgan/ops/layout.hpp"
+#include "ops/layout.hpp"
 #include "ops/cpu/batchnorm_cpu.hpp"
 
 namespace dcgan::ops::cpu {

@@ -10,7 +10,7 @@
 #include <cmath>
 #include <vector>
 
-#include "dcgan/ops/layout.hpp"
+#include "ops/layout.hpp"
 #include "ops/cpu/batchnorm_cpu.hpp"
 
 namespace dcgan::ops::cpu {

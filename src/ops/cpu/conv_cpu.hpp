@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include "dcgan/ops/conv.hpp"
+#include "ops/conv.hpp"
 
 namespace dcgan::ops::cpu {
 

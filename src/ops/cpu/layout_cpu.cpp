@@ -4,7 +4,7 @@
 //   nChw{b}c:  element (n, c, p) at ((n CB + c / b) HW + p) b + c % b
 #include <cstring>
 
-#include "dcgan/ops/layout.hpp"
+#include "ops/layout.hpp"
 #include "ops/cpu/layout_cpu.hpp"
 
 namespace dcgan::ops::cpu {

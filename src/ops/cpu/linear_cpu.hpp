@@ -8,7 +8,7 @@
 // db (or b / db when !g.has_bias) is skipped.
 #pragma once
 
-#include "dcgan/ops/linear.hpp"
+#include "ops/linear.hpp"
 
 namespace dcgan::ops::cpu {
 

@@ -44,8 +44,8 @@
 #include <vector>
 
 #include "dcgan/data/dataset.hpp"
-#include "dcgan/nn/sequential.hpp"
-#include "dcgan/rng.hpp"
+#include "nn/sequential.hpp"
+#include "core/rng.hpp"
 #include "dcgan/tensor.hpp"
 
 namespace dcgan::eval {

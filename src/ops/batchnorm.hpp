@@ -8,7 +8,7 @@
 #pragma once
 #include <cstdint>
 
-#include "dcgan/ops/activation.hpp"
+#include "ops/activation.hpp"
 #include "dcgan/ops/impl.hpp"
 
 namespace dcgan::ops {

@@ -18,17 +18,13 @@
 
 #include "dcgan/models/config.hpp"
 #include "dcgan/train/config.hpp"
-#include "dcgan/nn/layers.hpp"
-#include "dcgan/nn/sequential.hpp"
-#include "dcgan/optim/adam.hpp"
+#include "dcgan/train/step_stats.hpp"
+#include "nn/layers.hpp"
+#include "nn/sequential.hpp"
+#include "optim/adam.hpp"
 
 namespace dcgan {
 
-struct StepStats {
-  float d_loss = 0, g_loss = 0;
-  float d_real = 0;  // mean D(x)
-  float d_fake = 0;  // mean D(G(z)) before the D update (as PyTorch-GAN logs it)
-};
 
 class GanStep {
  public:

@@ -3,11 +3,11 @@
 #include <memory>
 #include <vector>
 
-#include "dcgan/nn/layer.hpp"
-#include "dcgan/ops/activation.hpp"
-#include "dcgan/ops/batchnorm.hpp"
-#include "dcgan/ops/conv.hpp"
-#include "dcgan/ops/linear.hpp"
+#include "nn/layer.hpp"
+#include "ops/activation.hpp"
+#include "ops/batchnorm.hpp"
+#include "ops/conv.hpp"
+#include "ops/linear.hpp"
 
 namespace dcgan {
 

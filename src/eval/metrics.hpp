@@ -18,7 +18,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "dcgan/rng.hpp"
+#include "dcgan/eval/report.hpp"
+#include "core/rng.hpp"
 #include "dcgan/tensor.hpp"
 
 namespace dcgan::eval {
@@ -134,12 +135,6 @@ struct KidSubsets {
   std::vector<int64_t> fake;   // (n_subsets, m) row-major, indices into the fake features
 };
 
-struct KidResult {
-  double mean = 0.0;           // average MMD^2 over the subsets: the KID
-  double stddev = 0.0;         // population standard deviation over the subsets (ddof 0)
-  int64_t subset_size = 0;     // m actually used
-  std::vector<double> subset_mmd2;  // (n_subsets) the per-subset estimates
-};
 
 // Draws the subsets: for each subset, m real indices then m fake indices, each by a partial
 // Fisher-Yates shuffle (Rng::below) of a persistent permutation of 0..N-1.
@@ -160,10 +155,6 @@ KidResult kernel_inception_distance(const Tensor& real, const Tensor& fake,
 // Cost ~8 N^2 D flops for N real and N fake rows (four N x N distance passes; the membership
 // passes stop early once every query row of a block is inside): N = 5000, D = 2048 takes ~8 s on
 // 2 cores.
-struct PrecisionRecall {
-  double precision = 0.0;
-  double recall = 0.0;
-};
 
 // real: (N_real, D), fake: (N_fake, D); each set needs more than k rows.
 PrecisionRecall precision_recall(const Tensor& real, const Tensor& fake, int k = 3);

@@ -22,14 +22,6 @@
 
 namespace dcgan {
 
-// The loader's position: the next batch is the one starting at sample `index_in_epoch` of epoch
-// `epoch`'s permutation. index_in_epoch counts images, not batches.
-struct LoaderState {
-  uint64_t seed = 0;
-  int64_t epoch = 0;
-  int64_t index_in_epoch = 0;
-  bool operator==(const LoaderState&) const = default;
-};
 
 struct Batch {
   Tensor images;                  // (B, C, H, W) in [-1, 1]

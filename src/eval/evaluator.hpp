@@ -17,9 +17,10 @@
 #include <string>
 
 #include "dcgan/data/dataset.hpp"
-#include "dcgan/eval/classifier.hpp"
-#include "dcgan/eval/metrics.hpp"
-#include "dcgan/nn/sequential.hpp"
+#include "eval/classifier.hpp"
+#include "eval/metrics.hpp"
+#include "dcgan/eval/report.hpp"
+#include "nn/sequential.hpp"
 
 namespace dcgan::eval {
 
@@ -40,8 +41,6 @@ class FeatureSet {
   FeatureReservoir kept_;
 };
 
-// Called after each batch with (images done, images in all).
-using Progress = std::function<void(int64_t done, int64_t total)>;
 
 // Every image of ds (uint8 (N, C, S, S), mapped to [-1, 1] as BatchLoader does: v / 127.5 - 1),
 // or its first `limit` when limit > 0. The dataset must be at the network's size and channels.
@@ -55,22 +54,6 @@ void add_images(FeatureSet& set, const FeatureNet& net, const Tensor& images, co
 void add_generated(FeatureSet& set, const FeatureNet& net, Sequential& generator, int latent_dim,
                    int64_t n, uint64_t seed, int64_t batch_size = 64, const Progress& progress = {});
 
-struct MetricsOptions {
-  int64_t kid_subsets = 100;      // KID: subsets (torch-fidelity's default)
-  int64_t kid_subset_size = 1000; // KID: rows per subset, clamped to the smaller kept set
-  int k = 3;                      // precision / recall: k-th nearest neighbour
-  uint64_t seed = 0;              // KID subsets
-};
-
-struct MetricsReport {
-  double fid = 0;
-  KidResult kid;                  // kid.mean, kid.stddev (population), kid.subset_size
-  PrecisionRecall pr;             // pr.precision, pr.recall
-  int64_t n_real = 0, n_fake = 0;        // samples in the FID statistics
-  int64_t kept_real = 0, kept_fake = 0;  // rows KID and precision / recall used
-  int64_t kid_subsets = 0;
-  int k = 3;
-};
 
 // FID from all samples' statistics; KID and precision / recall on the kept rows. `real` is the
 // reference set: precision = share of fake rows inside the real manifold, recall = the converse.

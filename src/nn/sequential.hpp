@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "dcgan/nn/layer.hpp"
+#include "nn/layer.hpp"
 
 namespace dcgan {
 

@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "dcgan/models/config.hpp"
-#include "dcgan/nn/sequential.hpp"
+#include "nn/sequential.hpp"
 
 namespace dcgan {
 

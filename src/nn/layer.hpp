@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "dcgan/ops/impl.hpp"
-#include "dcgan/rng.hpp"
+#include "core/rng.hpp"
 #include "dcgan/tensor.hpp"
 
 namespace dcgan {
