@@ -96,6 +96,22 @@ std::string describe_real(const std::string& data, const std::string& split, con
                      split == "test" ? ", so these include any images a generator was trained on" : "");
 }
 
+// The metrics between the two sets, and what the report says of the network and the options.
+void finish(EvalReport& rep, const FeatureSet& real, const FeatureSet& fake, const FeatureNet& net,
+            const EvalOptions& o, std::chrono::steady_clock::time_point t0) {
+  const auto t = std::chrono::steady_clock::now();
+  MetricsOptions mo = o.metrics;
+  mo.seed = o.seed;
+  rep.metrics = compute_metrics(real, fake, mo);
+  say(o, fmt::format("  metrics: {:.1f} s", seconds_since(t)));
+  rep.feature_net = net.path;
+  rep.feature_dim = net.feature_dim;
+  rep.feature_net_about = net.describe();
+  if (auto it = net.metadata.find("dataset"); it != net.metadata.end()) rep.feature_net_dataset = it->second;
+  rep.seed = o.seed;
+  rep.seconds = seconds_since(t0);
+}
+
 }  // namespace
 
 void validate(const EvalOptions& o) {
@@ -145,17 +161,7 @@ EvalReport evaluate_generator(const std::string& checkpoint, const EvalOptions& 
                 progress_of(o, "generated images"));
   rep.fake = fmt::format("{} (n {}, seed {})", ckpt, o.n, o.seed);
   say(o, fmt::format("  generated: {} images and their features in {:.1f} s", o.n, seconds_since(t)));
-  t = std::chrono::steady_clock::now();
-  MetricsOptions mo = o.metrics;
-  mo.seed = o.seed;
-  rep.metrics = compute_metrics(real, fake, mo);
-  say(o, fmt::format("  metrics: {:.1f} s", seconds_since(t)));
-  rep.feature_net = net.path;
-  rep.feature_dim = net.feature_dim;
-  rep.feature_net_about = net.describe();
-  if (auto it = net.metadata.find("dataset"); it != net.metadata.end()) rep.feature_net_dataset = it->second;
-  rep.seed = o.seed;
-  rep.seconds = seconds_since(t0);
+  finish(rep, real, fake, net, o, t0);
   return rep;
 }
 
@@ -231,17 +237,7 @@ EvalReport evaluate_sets(const std::string& a, const std::string& b, const EvalO
   rep.fake = sb.description;
   rep.real_name = "a";
   rep.fake_name = "b";
-  const auto t = std::chrono::steady_clock::now();
-  MetricsOptions mo = o.metrics;
-  mo.seed = o.seed;
-  rep.metrics = compute_metrics(real, fake, mo);
-  say(o, fmt::format("  metrics: {:.1f} s", seconds_since(t)));
-  rep.feature_net = net.path;
-  rep.feature_dim = net.feature_dim;
-  rep.feature_net_about = net.describe();
-  if (auto it = net.metadata.find("dataset"); it != net.metadata.end()) rep.feature_net_dataset = it->second;
-  rep.seed = o.seed;
-  rep.seconds = seconds_since(t0);
+  finish(rep, real, fake, net, o, t0);
   return rep;
 }
 

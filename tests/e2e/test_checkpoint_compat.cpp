@@ -19,6 +19,7 @@
 #include "models/checkpoint_io.hpp"
 #include "core/rng.hpp"
 #include "support/cli.hpp"
+#include "support/feature_net.hpp"
 
 namespace fs = std::filesystem;
 
@@ -70,14 +71,7 @@ TEST(CheckpointCompat, InfoSampleEvalAndResumeTakeIt) {
   ASSERT_EQ(s.shape(), (Shape{5, 1, 16, 16}));
   for (int64_t i = 0; i < s.numel(); ++i) ASSERT_TRUE(std::isfinite(s[i]) && std::fabs(s[i]) <= 1.f) << i;
   // eval: its training data (fashion-mnist) is read from the old train_config.
-  eval::ClassifierConfig c;
-  c.img_size = 16;
-  c.width = 4;
-  c.feature_dim = 8;
-  eval::ClassifierNet net = eval::build_classifier(c);
-  Rng rng(1);
-  net.reset_parameters(rng);
-  net.save(d / "net.safetensors", {{"dataset", "fashion-mnist"}});
+  testing::make_feature_net(d / "net.safetensors", 16, 1, 1, "fashion-mnist", 4, 8);
   r = run_dcgan(fmt::format("eval --checkpoint {} -n 30 --features {} --kid-subset-size 10 --kid-subsets 2 --quiet",
                             run.string(), d / "net.safetensors"));
   ASSERT_EQ(r.code, 0) << r.output;
@@ -119,14 +113,7 @@ TEST(CheckpointCompat, ANewerFormatVersionIsRefusedByEveryReader) {
 // forgets its best checkpoint (and replaces it with a worse one) nor restarts its clock.
 TEST(CheckpointCompat, ResumeKeepsTheBestFidAndTheClock) {
   TempDir d("compat-best");
-  eval::ClassifierConfig c;
-  c.img_size = 16;
-  c.width = 4;
-  c.feature_dim = 8;
-  eval::ClassifierNet net = eval::build_classifier(c);
-  Rng rng(1);
-  net.reset_parameters(rng);
-  net.save(d / "net.safetensors", {{"dataset", "fashion-mnist"}});
+  testing::make_feature_net(d / "net.safetensors", 16, 1, 1, "fashion-mnist", 4, 8);
   const std::string run = d / "run";
   auto r = run_dcgan(fmt::format("train --img-size 16 --batch-size 8 --threads 2 --quiet --steps 4 --eval-every 2 "
                                  "--eval-samples 16 --features {} --out {}", d / "net.safetensors", run));

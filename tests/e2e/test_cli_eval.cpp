@@ -23,6 +23,7 @@
 #include "models/checkpoint_io.hpp"
 #include "models/models.hpp"
 #include "support/cli.hpp"
+#include "support/feature_net.hpp"
 
 namespace fs = std::filesystem;
 
@@ -31,27 +32,11 @@ namespace {
 
 using testing::run_dcgan;
 using testing::TempDir;
+using testing::make_feature_net;
 
 std::string python() {
   const char* p = std::getenv("DCGAN_PYTHON");
   return p && *p ? p : "/usr/bin/python3";
-}
-
-// A feature network with PyTorch's default init (BatchNorm running stats 0 / 1), saved as
-// `train-classifier` saves one. It stands in for a network trained on `dataset` (eval refuses a
-// network whose dataset differs from the images').
-std::string make_feature_net(const std::string& path, int img = 32, int ch = 1, uint64_t seed = 1,
-                             const std::string& dataset = "fashion-mnist") {
-  eval::ClassifierConfig c;
-  c.img_size = img;
-  c.channels = ch;
-  c.width = 8;
-  c.feature_dim = 16;
-  eval::ClassifierNet net = eval::build_classifier(c);
-  Rng rng(seed);
-  net.reset_parameters(rng);
-  net.save(path, {{"dataset", dataset}, {"test_accuracy", "0.1"}});
-  return path;
 }
 
 // A generator checkpoint (DCGAN init), as a PyTorch export would be: generator.* + config metadata.

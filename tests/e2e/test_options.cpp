@@ -27,6 +27,7 @@
 #include "core/rng.hpp"
 #include "dcgan/train/trainer.hpp"
 #include "support/cli.hpp"
+#include "support/feature_net.hpp"
 #include "support/process.hpp"
 
 namespace fs = std::filesystem;
@@ -38,19 +39,8 @@ using testing::CmdResult;
 using testing::run_dcgan;
 using testing::TempDir;
 
-// `cd DIR && dcgan ARGS`, output captured: relative paths in ARGS are resolved in DIR.
-CmdResult run_in(const fs::path& dir, const std::string& args) {
-  const std::string cmd = fmt::format("cd '{}' && '{}/dcgan' {} 2>&1", dir.string(), DCGAN_BINARY_DIR, args);
-  CmdResult r;
-  std::FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
-}
+// `cd DIR && dcgan ARGS`: relative paths in ARGS are resolved in DIR.
+CmdResult run_in(const fs::path& dir, const std::string& args) { return run_dcgan(args, dir.string()); }
 
 bool has(const std::string& text, const std::string& s) { return text.find(s) != std::string::npos; }
 bool has(const CmdResult& r, const std::string& s) { return has(r.output, s); }
@@ -95,18 +85,8 @@ std::string png_folder(const fs::path& dir, int n, int channels, uint64_t seed =
   return dir.string();
 }
 
-// A random feature network as `train-classifier` saves one, standing in for one trained on `dataset`.
 std::string feature_net(const fs::path& path, int img, int ch, const std::string& dataset) {
-  eval::ClassifierConfig c;
-  c.img_size = img;
-  c.channels = ch;
-  c.width = 8;
-  c.feature_dim = 16;
-  eval::ClassifierNet net = eval::build_classifier(c);
-  Rng rng(3);
-  net.reset_parameters(rng);
-  net.save(path.string(), {{"dataset", dataset}, {"test_accuracy", "0.1"}});
-  return path.string();
+  return testing::make_feature_net(path.string(), img, ch, 3, dataset);
 }
 
 // A quick run: seed 16x16 (or 32x32) at batch 8, quiet.

@@ -14,9 +14,11 @@ struct CmdResult {
   std::string output;  // stdout and stderr together
 };
 
-// Runs `build/dcgan ARGS` through the shell, capturing output.
-inline CmdResult run_dcgan(const std::string& args) {
-  std::string cmd = std::string(DCGAN_BINARY_DIR) + "/dcgan " + args + " 2>&1";
+// Runs `build/dcgan ARGS` through the shell, capturing output; in directory `cwd` when given
+// (relative paths in ARGS are then resolved there).
+inline CmdResult run_dcgan(const std::string& args, const std::string& cwd = "") {
+  std::string cmd = (cwd.empty() ? std::string() : "cd '" + cwd + "' && ") + std::string(DCGAN_BINARY_DIR) +
+                    "/dcgan " + args + " 2>&1";
   CmdResult r;
   std::FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;
