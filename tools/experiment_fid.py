@@ -141,8 +141,8 @@ def compare(final):
         f"The difference (ours minus PyTorch's) is {out['diff']:+.2f}, 95 % confidence interval "
         f"[{out['lo']:+.2f}, {out['hi']:+.2f}] (Welch's t-test p = {t.pvalue:.2f}; Mann-Whitney U p = {u.pvalue:.2f}). " +
         (f"Ours is {direction}, significantly at the 5 % level by both tests." if sig else
-         "That is no significant difference: on this evidence the two trainers learn equally well, and "
-         "neither can be called better."))
+         "That is not a significant difference at the 5 % level: these runs show neither trainer "
+         "learning better than the other (nor prove them equal; more seeds would narrow the interval)."))
     return out
 
 
