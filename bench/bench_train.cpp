@@ -36,11 +36,11 @@
 #include <oneapi/dnnl/dnnl.h>
 
 #include "dcgan/error.hpp"
-#include "models/models.hpp"
-#include "core/rng.hpp"
-#include "train/gan_step.hpp"
 #include "dcgan/threads.hpp"
+#include "core/rng.hpp"
 #include "flops.hpp"
+#include "models/models.hpp"
+#include "train/gan_step.hpp"
 
 using json = nlohmann::json;
 using clock_type = std::chrono::steady_clock;

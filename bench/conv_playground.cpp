@@ -22,9 +22,9 @@
 #include <string>
 #include <vector>
 
-#include "ops/conv.hpp"
-#include "core/rng.hpp"
 #include "dcgan/threads.hpp"
+#include "core/rng.hpp"
+#include "ops/conv.hpp"
 #include "ops/cpu/conv_cpu.hpp"
 
 using dcgan::ops::ConvGeom;

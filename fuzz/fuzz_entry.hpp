@@ -19,14 +19,14 @@
 #include <string>
 #include <vector>
 
-#include "data/formats.hpp"
-#include "data/transforms.hpp"
 #include "dcgan/error.hpp"
 #include "dcgan/io/image.hpp"
 #include "dcgan/io/npy.hpp"
-#include "io/safetensors.hpp"
 #include "dcgan/models/config.hpp"
 #include "dcgan/train/trainer.hpp"
+#include "data/formats.hpp"
+#include "data/transforms.hpp"
+#include "io/safetensors.hpp"
 
 namespace dcgan::fuzz {
 

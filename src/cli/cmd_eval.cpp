@@ -5,11 +5,11 @@
 
 #include <unistd.h>
 
-#include "cli/commands.hpp"
 #include "dcgan/error.hpp"
 #include "dcgan/eval/evaluate.hpp"
-#include "io/atomic_file.hpp"
 #include "dcgan/threads.hpp"
+#include "cli/commands.hpp"
+#include "io/atomic_file.hpp"
 
 namespace dcgan::cli {
 

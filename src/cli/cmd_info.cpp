@@ -1,11 +1,11 @@
 // dcgan info FILE: a checkpoint's config, training state and tensors.
 #include <fmt/format.h>
 
-#include "cli/commands.hpp"
 #include "dcgan/error.hpp"
-#include "io/safetensors.hpp"
 #include "dcgan/models/checkpoint.hpp"
 #include "dcgan/models/config.hpp"
+#include "cli/commands.hpp"
+#include "io/safetensors.hpp"
 
 namespace dcgan::cli {
 

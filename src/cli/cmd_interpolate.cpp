@@ -3,13 +3,13 @@
 
 #include <fmt/ranges.h>
 
-#include "cli/commands.hpp"
 #include "dcgan/error.hpp"
 #include "dcgan/generator.hpp"
 #include "dcgan/io/image.hpp"
 #include "dcgan/io/npy.hpp"
 #include "dcgan/models/checkpoint.hpp"
 #include "dcgan/threads.hpp"
+#include "cli/commands.hpp"
 
 namespace dcgan::cli {
 

@@ -1,13 +1,13 @@
 // dcgan sample: run a generator checkpoint (eval mode) on given or random latents.
 #include <filesystem>
 
-#include "cli/commands.hpp"
 #include "dcgan/error.hpp"
 #include "dcgan/generator.hpp"
 #include "dcgan/io/image.hpp"
 #include "dcgan/io/npy.hpp"
 #include "dcgan/models/checkpoint.hpp"
 #include "dcgan/threads.hpp"
+#include "cli/commands.hpp"
 
 namespace dcgan::cli {
 

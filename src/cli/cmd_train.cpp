@@ -9,10 +9,10 @@
 
 #include <fmt/ranges.h>
 
-#include "cli/commands.hpp"
 #include "dcgan/data/dataset.hpp"
 #include "dcgan/error.hpp"
 #include "dcgan/train/trainer.hpp"
+#include "cli/commands.hpp"
 
 namespace dcgan::cli {
 

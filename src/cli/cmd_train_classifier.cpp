@@ -1,8 +1,8 @@
 // dcgan train-classifier: train the feature network the evaluation metrics use (eval/classifier.hpp).
-#include "cli/commands.hpp"
 #include "dcgan/error.hpp"
-#include "eval/classifier.hpp"
 #include "dcgan/threads.hpp"
+#include "cli/commands.hpp"
+#include "eval/classifier.hpp"
 
 namespace dcgan::cli {
 

@@ -3,8 +3,8 @@
 // (unknown option, missing value, no subcommand), 128 + N after signal N (130 for Ctrl-C).
 #include <cstdio>
 
-#include "cli/commands.hpp"
 #include "dcgan/error.hpp"
+#include "cli/commands.hpp"
 
 namespace dcgan::cli {
 int& exit_code() {

@@ -14,10 +14,10 @@
 
 #include <fmt/ranges.h>
 
+#include "dcgan/error.hpp"
 #include "core/paths.hpp"
 #include "data/formats.hpp"
 #include "data/transforms.hpp"
-#include "dcgan/error.hpp"
 
 namespace dcgan {
 

@@ -10,8 +10,8 @@
 #include <filesystem>
 #include <memory>
 
-#include "data/formats.hpp"
 #include "dcgan/error.hpp"
+#include "data/formats.hpp"
 
 namespace dcgan::data_detail {
 

@@ -11,9 +11,9 @@
 
 #include <fmt/ranges.h>
 
+#include "dcgan/error.hpp"
 #include "data/formats.hpp"
 #include "data/transforms.hpp"
-#include "dcgan/error.hpp"
 
 namespace dcgan::data_detail {
 

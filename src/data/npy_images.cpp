@@ -11,9 +11,9 @@
 #include <limits>
 #include <memory>
 
-#include "data/formats.hpp"
 #include "dcgan/error.hpp"
 #include "dcgan/io/npy.hpp"
+#include "data/formats.hpp"
 
 namespace dcgan::data_detail {
 

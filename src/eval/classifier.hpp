@@ -44,9 +44,9 @@
 #include <vector>
 
 #include "dcgan/data/dataset.hpp"
-#include "nn/sequential.hpp"
-#include "core/rng.hpp"
 #include "dcgan/tensor.hpp"
+#include "core/rng.hpp"
+#include "nn/sequential.hpp"
 
 namespace dcgan::eval {
 

@@ -3,9 +3,9 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "core/paths.hpp"
 #include "dcgan/data/dataset.hpp"
 #include "dcgan/error.hpp"
+#include "core/paths.hpp"
 #include "eval/classifier.hpp"
 #include "io/safetensors.hpp"
 

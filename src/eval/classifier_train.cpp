@@ -7,14 +7,14 @@
 #include <cstring>
 #include <numbers>
 
-#include "data/loader.hpp"
 #include "dcgan/error.hpp"
+#include "core/rng.hpp"
+#include "data/loader.hpp"
 #include "eval/classifier.hpp"
 #include "eval/metrics.hpp"
 #include "io/atomic_file.hpp"
 #include "ops/cross_entropy.hpp"
 #include "optim/adam.hpp"
-#include "core/rng.hpp"
 
 namespace dcgan::eval {
 

@@ -17,9 +17,9 @@
 #include <string>
 
 #include "dcgan/data/dataset.hpp"
+#include "dcgan/eval/report.hpp"
 #include "eval/classifier.hpp"
 #include "eval/metrics.hpp"
-#include "dcgan/eval/report.hpp"
 #include "nn/sequential.hpp"
 
 namespace dcgan::eval {

@@ -8,8 +8,8 @@
 
 #include <cblas.h>
 
-#include "blas_threads.hpp"
 #include "dcgan/error.hpp"
+#include "blas_threads.hpp"
 #include "eval/metrics.hpp"
 
 namespace dcgan::eval {

@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "dcgan/eval/report.hpp"
-#include "core/rng.hpp"
 #include "dcgan/tensor.hpp"
+#include "core/rng.hpp"
 
 namespace dcgan::eval {
 

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "dcgan/ops/impl.hpp"
-#include "core/rng.hpp"
 #include "dcgan/tensor.hpp"
+#include "core/rng.hpp"
 
 namespace dcgan {
 

@@ -8,8 +8,8 @@
 #pragma once
 #include <cstdint>
 
-#include "ops/activation.hpp"
 #include "dcgan/ops/impl.hpp"
+#include "ops/activation.hpp"
 
 namespace dcgan::ops {
 

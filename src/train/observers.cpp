@@ -11,10 +11,10 @@
 
 #include "dcgan/data/dataset.hpp"
 #include "dcgan/error.hpp"
-#include "eval/evaluator.hpp"
 #include "dcgan/io/image.hpp"
-#include "dcgan/train/observer.hpp"
 #include "dcgan/threads.hpp"
+#include "dcgan/train/observer.hpp"
+#include "eval/evaluator.hpp"
 
 namespace fs = std::filesystem;
 

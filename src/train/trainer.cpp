@@ -20,15 +20,15 @@
 #include <nlohmann/json.hpp>
 
 #include "dcgan/data/dataset.hpp"
-#include "data/loader.hpp"
 #include "dcgan/error.hpp"
-#include "io/atomic_file.hpp"
 #include "dcgan/io/image.hpp"
+#include "dcgan/threads.hpp"
+#include "dcgan/train/observer.hpp"
+#include "data/loader.hpp"
+#include "io/atomic_file.hpp"
 #include "models/checkpoint_io.hpp"
 #include "models/models.hpp"
 #include "train/gan_step.hpp"
-#include "dcgan/train/observer.hpp"
-#include "dcgan/threads.hpp"
 #include "train/run_files.hpp"
 
 namespace fs = std::filesystem;

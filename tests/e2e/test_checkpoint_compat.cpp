@@ -13,11 +13,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "eval/classifier.hpp"
 #include "dcgan/io/npy.hpp"
+#include "core/rng.hpp"
+#include "eval/classifier.hpp"
 #include "io/safetensors.hpp"
 #include "models/checkpoint_io.hpp"
-#include "core/rng.hpp"
 #include "support/cli.hpp"
 #include "support/feature_net.hpp"
 

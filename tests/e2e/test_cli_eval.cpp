@@ -16,9 +16,9 @@
 
 #include "dcgan/data/dataset.hpp"
 #include "dcgan/error.hpp"
+#include "dcgan/io/npy.hpp"
 #include "eval/classifier.hpp"
 #include "eval/evaluator.hpp"
-#include "dcgan/io/npy.hpp"
 #include "io/safetensors.hpp"
 #include "models/checkpoint_io.hpp"
 #include "models/models.hpp"

@@ -19,13 +19,13 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "eval/classifier.hpp"
 #include "dcgan/io/image.hpp"
 #include "dcgan/io/npy.hpp"
-#include "io/safetensors.hpp"
 #include "dcgan/models/config.hpp"
-#include "core/rng.hpp"
 #include "dcgan/train/trainer.hpp"
+#include "core/rng.hpp"
+#include "eval/classifier.hpp"
+#include "io/safetensors.hpp"
 #include "support/cli.hpp"
 #include "support/feature_net.hpp"
 #include "support/process.hpp"

@@ -18,13 +18,13 @@
 #include <string>
 #include <vector>
 
+#include "dcgan/tensor.hpp"
 #include "io/safetensors.hpp"
 #include "ops/activation.hpp"
 #include "ops/batchnorm.hpp"
 #include "ops/conv.hpp"
 #include "ops/linear.hpp"
 #include "ops/loss.hpp"
-#include "dcgan/tensor.hpp"
 #include "support/reference_data.hpp"
 
 namespace dcgan {

@@ -30,10 +30,10 @@
 #include <vector>
 
 #include "models/checkpoint_io.hpp"
-#include "train/gan_step.hpp"
 #include "support/bn_bias_share.hpp"
 #include "support/nan_safe.hpp"
 #include "support/reference_data.hpp"
+#include "train/gan_step.hpp"
 
 namespace dcgan {
 namespace {

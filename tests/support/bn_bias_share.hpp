@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "nn/sequential.hpp"
 #include "dcgan/tensor.hpp"
+#include "nn/sequential.hpp"
 
 namespace dcgan::testing {
 

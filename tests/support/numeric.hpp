@@ -9,8 +9,8 @@
 #include <limits>
 #include <vector>
 
-#include "core/rng.hpp"
 #include "dcgan/threads.hpp"
+#include "core/rng.hpp"
 #include "support/nan_safe.hpp"
 
 namespace dcgan::testing {

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "dcgan/error.hpp"
-#include "ops/conv.hpp"
 #include "core/rng.hpp"
+#include "ops/conv.hpp"
 #include "ops/cpu/conv_cpu.hpp"
 
 namespace {

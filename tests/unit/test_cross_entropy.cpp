@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "dcgan/error.hpp"
+#include "core/rng.hpp"
 #include "io/safetensors.hpp"
 #include "ops/cross_entropy.hpp"
-#include "core/rng.hpp"
 #include "support/cli.hpp"
 #include "support/nan_safe.hpp"
 

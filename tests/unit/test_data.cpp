@@ -12,10 +12,10 @@
 #include <set>
 
 #include "dcgan/data/dataset.hpp"
-#include "data/loader.hpp"
-#include "data/transforms.hpp"
 #include "dcgan/error.hpp"
 #include "core/rng.hpp"
+#include "data/loader.hpp"
+#include "data/transforms.hpp"
 #include "support/nan_safe.hpp"
 #include "support/require.hpp"
 

@@ -25,11 +25,11 @@
 #include <vector>
 
 #include "dcgan/error.hpp"
-#include "io/atomic_file.hpp"
 #include "dcgan/io/image.hpp"
 #include "dcgan/io/npy.hpp"
-#include "io/safetensors.hpp"
 #include "dcgan/tensor.hpp"
+#include "io/atomic_file.hpp"
+#include "io/safetensors.hpp"
 #include "support/require.hpp"
 
 namespace fs = std::filesystem;

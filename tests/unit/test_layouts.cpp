@@ -20,19 +20,19 @@
 #include <vector>
 
 #include "dcgan/error.hpp"
+#include "core/rng.hpp"
 #include "models/models.hpp"
 #include "nn/layers.hpp"
 #include "ops/activation.hpp"
 #include "ops/batchnorm.hpp"
 #include "ops/conv.hpp"
-#include "ops/layout.hpp"
-#include "ops/loss.hpp"
-#include "core/rng.hpp"
-#include "train/gan_step.hpp"
 #include "ops/cpu/batchnorm_cpu.hpp"
 #include "ops/cpu/conv_cpu.hpp"
+#include "ops/layout.hpp"
+#include "ops/loss.hpp"
 #include "support/bn_bias_share.hpp"
 #include "support/numeric.hpp"
+#include "train/gan_step.hpp"
 
 namespace dcgan::ops {
 namespace {

@@ -18,10 +18,10 @@
 #include <string>
 #include <vector>
 
-#include "data/formats.hpp"
 #include "dcgan/error.hpp"
 #include "dcgan/io/image.hpp"
 #include "dcgan/io/npy.hpp"
+#include "data/formats.hpp"
 #include "io/safetensors.hpp"
 #include "support/cli.hpp"
 

@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include "dcgan/error.hpp"
-#include "eval/metrics.hpp"
 #include "core/rng.hpp"
+#include "eval/metrics.hpp"
 #include "support/nan_safe.hpp"
 #include "support/require.hpp"
 

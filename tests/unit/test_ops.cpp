@@ -17,15 +17,15 @@
 #include <vector>
 
 #include "dcgan/error.hpp"
+#include "core/rng.hpp"
 #include "ops/activation.hpp"
 #include "ops/batchnorm.hpp"
-#include "ops/linear.hpp"
-#include "ops/loss.hpp"
-#include "optim/adam.hpp"
-#include "core/rng.hpp"
 #include "ops/cpu/activation_cpu.hpp"
 #include "ops/cpu/batchnorm_cpu.hpp"
 #include "ops/cpu/linear_cpu.hpp"
+#include "ops/linear.hpp"
+#include "ops/loss.hpp"
+#include "optim/adam.hpp"
 #include "support/numeric.hpp"
 
 namespace dcgan::ops {

@@ -30,8 +30,8 @@
 #include <vector>
 
 #include "dcgan/error.hpp"
-#include "ops/layout.hpp"
 #include "ops/cpu/batchnorm_cpu.hpp"
+#include "ops/layout.hpp"
 
 namespace dcgan::ops::cpu {
 

@@ -10,8 +10,8 @@
 #include <cmath>
 #include <vector>
 
-#include "ops/layout.hpp"
 #include "ops/cpu/batchnorm_cpu.hpp"
+#include "ops/layout.hpp"
 
 namespace dcgan::ops::cpu {
 

@@ -4,8 +4,8 @@
 //   nChw{b}c:  element (n, c, p) at ((n CB + c / b) HW + p) b + c % b
 #include <cstring>
 
-#include "ops/layout.hpp"
 #include "ops/cpu/layout_cpu.hpp"
+#include "ops/layout.hpp"
 
 namespace dcgan::ops::cpu {
 
