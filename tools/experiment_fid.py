@@ -43,6 +43,22 @@ def checkpoint_meta(path):
         return json.loads(f.read(n)).get("__metadata__", {})
 
 
+def cpu_name():
+    """The CPU model and its widest vector ISA, as the docs quote it (figures differ by machine)."""
+    model, flags = "unknown CPU", ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name") and model == "unknown CPU":
+                    model = line.split(":", 1)[1].strip()
+                elif line.startswith("flags") and not flags:
+                    flags = line
+    except OSError:
+        pass
+    isa = "AVX-512" if " avx512f" in flags else ("AVX2, no AVX-512" if " avx2" in flags else "no AVX2")
+    return f"{model} ({isa}), {os.cpu_count()} cores"
+
+
 def run(cmd, **kw):
     print("+", " ".join(cmd), file=sys.stderr, flush=True)
     subprocess.run(cmd, check=True, **kw)
@@ -77,7 +93,9 @@ def main():
     head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
                            capture_output=True, text=True).stdout.strip()
-    results = {"pytorch": [], "dcgan": [], "commit": head.stdout.strip() + (" (with local changes)" if dirty else "")}
+    results = {"pytorch": [], "dcgan": [], "commit": head.stdout.strip() + (" (with local changes)" if dirty else ""),
+               "seeds": a.seeds, "epochs": a.epochs, "n": a.n, "cpu": cpu_name()}
+    started = time.time()
     for seed in a.seeds:
         # PyTorch reference run, a checkpoint at every epoch end.
         pt = os.path.join(a.out, f"pytorch_seed{seed}")
@@ -113,6 +131,7 @@ def main():
             results[who].append({"seed": seed, "curve": curve, "dir": d, "step_ms": per_step})
             print(f"{who} seed {seed}: " + ", ".join(f"e{c['epoch']:.2f} FID {c['fid']:.2f} @ {c['train_s']:.0f}s"
                                                       for c in curve), file=sys.stderr, flush=True)
+    results["wall_s"] = time.time() - started
     with open(os.path.join(a.out, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
     write_docs(a, results)
@@ -147,6 +166,8 @@ def compare(final):
 
 
 def write_docs(a, results):
+    # What was run comes from the results (a --docs-only rewrite need not repeat the arguments).
+    a = argparse.Namespace(**{**vars(a), **{k: results[k] for k in ("seeds", "epochs", "n") if k in results}})
     def stats(v):
         return statistics.mean(v), (statistics.stdev(v) if len(v) > 1 else 0.0)
 
@@ -169,6 +190,9 @@ def write_docs(a, results):
     if os.path.exists(pt_png):
         shutil.copy(pt_png, os.path.join(img, "results_pytorch.png"))
     git = results.get("commit", "unknown")
+    cpu = results.get("cpu", "an unrecorded CPU")
+    per_seed_min = (f"{results['wall_s'] / 60 / len(a.seeds):.0f} minutes per seed (training and scoring both), "
+                    if "wall_s" in results else "")
     seeds = " ".join(map(str, a.seeds))
     lines = [
         "# Results: does our fast training learn as well as PyTorch's?",
@@ -181,7 +205,7 @@ def write_docs(a, results):
         "`models/fashion-mnist-classifier.safetensors` (see [evaluation.md](evaluation.md)); the same "
         "evaluator, sample count and latents for both.",
         "",
-        f"Produced by (code at commit `{git}`; about 8 minutes per seed on 2 cores with nothing else running):",
+        f"Produced by (code at commit `{git}`, on {cpu}; {per_seed_min}nothing else running):",
         "",
         "```sh",
         f"/usr/bin/python3 tools/experiment_fid.py --epochs {a.epochs} --seeds {seeds} --n {a.n}",
@@ -225,6 +249,8 @@ def write_docs(a, results):
     reach = {w: [time_to(r) for r in results[w]] for w in ("pytorch", "dcgan")}
     t_reach = {w: [c["train_s"] for c in reach[w] if c] for w in reach}
     test = compare(final)
+    jumps = [abs(q["fid"] - p["fid"]) for w in ("pytorch", "dcgan") for r in results[w]
+             for p, q in zip(r["curve"], r["curve"][1:]) if p["epoch"] >= 1] or [0.0]
     lines += [
         "",
         "**Verdict.** " +
@@ -239,18 +265,23 @@ def write_docs(a, results):
         "",
         "How to read these numbers:",
         "",
-        "- A GAN's FID does not fall steadily: it oscillates by ±10 between quarter epochs as G and D "
-        "chase each other (every point is in `runs/experiment/results.json`). The final FID of one run is "
+        "- A GAN's FID does not fall steadily: after the first epoch it moves by a median of "
+        f"{statistics.median(jumps):.1f} (at most {max(jumps):.1f}) from one quarter-epoch checkpoint to the next, "
+        "as G and D chase each other (every point is in `runs/experiment/results.json`). The final FID of one run is "
         "therefore a noisy sample; the seeds give its spread, and the time to reach a target is the "
         "first crossing, which can be early by luck. The two trainers do not draw the same random numbers "
         "(PyTorch's generator vs ours), so seed k of one is not seed k of the other: only the distributions "
         "compare.",
-        "- Recall is 0 for every generator of both trainers: no real test image lies inside the k-NN "
-        "balls of the generated features. The small `seed` model (width 16) after 5 epochs covers little "
-        "of the real variety in this feature space (see [evaluation.md](evaluation.md#figures)); "
-        "real-vs-real gives 0.86, so the metric itself can be high.",
+    ]
+    if all(c["recall"] == 0 for w in final for c in final[w]):
+        lines.append(
+            "- Recall is 0 for every generator of both trainers: no real test image lies inside the k-NN "
+            "balls of the generated features. The small `seed` model (width 16) after these epochs covers little "
+            "of the real variety in this feature space (see [evaluation.md](evaluation.md#figures)); "
+            "real-vs-real gives 0.86, so the metric itself can be high.")
+    lines += [
         "- Per-step times include everything in the training loop (data, both updates) and for ours also "
-        f"the checkpoint written every {EVAL_EVERY} steps; both were measured on a shared 2-core machine "
+        f"the checkpoint written every {EVAL_EVERY} steps; both were measured on a shared machine ({cpu}) "
         "whose speed varies by ±20 % over minutes, so they are indicative; [performance.md](performance.md) "
         "has the controlled side-by-side timing.",
     ]

@@ -7,6 +7,15 @@
 
 namespace dcgan {
 
+// The splitmix64 finaliser: a fast, well-mixed 64-bit hash, used to derive independent seeds
+// (one per epoch, per batch, per purpose) from one user seed.
+inline uint64_t mix64(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
 class Rng {
  public:
   explicit Rng(uint64_t seed = 0);

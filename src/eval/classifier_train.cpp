@@ -20,14 +20,6 @@ namespace dcgan::eval {
 
 namespace {
 
-uint64_t mix64(uint64_t z) {  // splitmix64 finaliser
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-
 // The images ids[0], ids[1], ... of ds (with their labels) copied into a new Dataset.
 Dataset subset(const Dataset& ds, const std::vector<int64_t>& ids, const std::string& what) {
   Dataset out;
