@@ -140,6 +140,19 @@ void add_train(CLI::App& app) {
     if (given("--lr") && !(std::isfinite(o->lr) && o->lr > 0))
       throw ConfigError(fmt::format("invalid option --lr {}: must be a finite number > 0", o->lr));
 
+    // The options a run can change at any time, fresh or resumed: threads and output cadences.
+    // ResumeOptions and TrainConfig name them alike (the resumable set below adds these).
+    auto apply_cadences = [&](auto& dst) {
+      if (given("--threads")) dst.threads = o->threads;
+      if (given("--keep")) dst.keep = o->keep;
+      if (given("--log-every")) dst.log_every = o->log_every;
+      if (given("--sample-every")) dst.sample_every = o->sample_every;
+      if (given("--checkpoint-every")) dst.checkpoint_every = o->checkpoint_every;
+      if (given("--eval-every")) dst.eval_every = o->eval_every;
+      if (given("--eval-samples")) dst.eval_samples = o->eval_samples;
+      if (given("--features")) dst.features = o->features;
+      dst.quiet = o->quiet;
+    };
     TrainResult r;
     if (given("--resume")) {
       static const std::set<std::string> kResumable = {"--resume",      "--steps",          "--epochs",
@@ -159,16 +172,8 @@ void add_train(CLI::App& app) {
       ResumeOptions ro;
       if (given("--steps")) ro.steps = o->steps;
       if (given("--epochs")) ro.epochs = o->epochs;
-      if (given("--threads")) ro.threads = o->threads;
-      if (given("--keep")) ro.keep = o->keep;
-      if (given("--log-every")) ro.log_every = o->log_every;
-      if (given("--sample-every")) ro.sample_every = o->sample_every;
-      if (given("--checkpoint-every")) ro.checkpoint_every = o->checkpoint_every;
-      if (given("--eval-every")) ro.eval_every = o->eval_every;
-      if (given("--eval-samples")) ro.eval_samples = o->eval_samples;
       if (given("--data")) ro.data = o->data;
-      if (given("--features")) ro.features = o->features;
-      ro.quiet = o->quiet;
+      apply_cadences(ro);
       r = resume(o->resume, ro);
     } else {
       TrainConfig c = TrainConfig::defaults(o->arch);  // refuses an unknown --arch
@@ -199,17 +204,9 @@ void add_train(CLI::App& app) {
         c.gan.real_label = static_cast<float>(1.0 - o->smoothing);
       }
       if (given("--seed")) c.seed = o->seed;
-      if (given("--threads")) c.threads = o->threads;
-      if (given("--log-every")) c.log_every = o->log_every;
-      if (given("--sample-every")) c.sample_every = o->sample_every;
-      if (given("--checkpoint-every")) c.checkpoint_every = o->checkpoint_every;
-      if (given("--keep")) c.keep = o->keep;
-      if (given("--eval-every")) c.eval_every = o->eval_every;
-      if (given("--eval-samples")) c.eval_samples = o->eval_samples;
-      if (given("--features")) c.features = o->features;
+      apply_cadences(c);
       c.deterministic = o->deterministic;
       c.strict_data = o->strict;
-      c.quiet = o->quiet;
       if (given("--channels")) c.model.channels = o->channels;
       c.validate();  // every option checked before the data is even looked at
       if (!given("--channels")) c.model.channels = choose_channels(c.data, arch, c.quiet);
