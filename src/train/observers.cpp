@@ -124,8 +124,8 @@ class SampleWriter : public TrainingObserver {
  public:
   void on_step(TrainingRun& run, const StepReport& r) override {
     const int64_t every = run.config().sample_every;
-    if (every > 0 && r.step % every == 0) write(run, r, fmt::format("step_{:07}.png", r.step));
-    if (every == 0 && r.epoch_end) write(run, r, fmt::format("epoch_{:03}.png", r.epoch));
+    if (cadence_due(every, r))
+      write(run, r, every > 0 ? fmt::format("step_{:07}.png", r.step) : fmt::format("epoch_{:03}.png", r.epoch));
   }
   void on_end(TrainingRun& run, const StepReport& last, int signal) override {
     if (!signal && last_ != last.step) write(run, last, fmt::format("step_{:07}.png", last.step));

@@ -157,10 +157,16 @@ void write_real_grid(const Dataset& data, int n_fixed, const fs::path& dir) {
 
 // A training run: the GAN, its data and the state a checkpoint holds. The loop in go() steps the
 // GAN and reports each step to the observers; everything written or printed is theirs.
+// The checkpoint a resumed run continues from: its tensors and its metadata, parsed once.
+struct ResumePoint {
+  SafeTensors st;
+  CheckpointMeta meta;
+};
+
 class Run final : public TrainingRun {
  public:
   // resume_from: the checkpoint a resumed run continues from, as read; none for a new run.
-  Run(TrainConfig cfg, std::optional<SafeTensors> resume_from)
+  Run(TrainConfig cfg, std::optional<ResumePoint> resume_from)
       : cfg_(std::move(cfg)), dir_(cfg_.out), files_(cfg_.out) {
     refuse_overlapping_dirs(cfg_);
     prepare_run_dir(dir_, resume_from.has_value());
@@ -209,7 +215,7 @@ class Run final : public TrainingRun {
   void set_best_fid(double fid) override { best_fid_ = fid; }
 
  private:
-  void restore(const SafeTensors& st);
+  void restore(const ResumePoint& from);
   bool done() const {
     return (cfg_.steps > 0 && step_ >= cfg_.steps) || (cfg_.epochs > 0 && epoch_ >= cfg_.epochs);
   }
@@ -239,9 +245,9 @@ class Run final : public TrainingRun {
   std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
 };
 
-void Run::restore(const SafeTensors& st) {
-  const CheckpointMeta meta = CheckpointMeta::from_metadata(st.metadata, st.path, /*require_training=*/true);
-  const CheckpointMeta::Training& t = *meta.training;
+void Run::restore(const ResumePoint& from) {
+  const SafeTensors& st = from.st;
+  const CheckpointMeta::Training& t = *from.meta.training;
   load_network(st, "generator.", *gs_->G);
   load_network(st, "discriminator.", *gs_->D);
   load_adam(st, "generator", *gs_->G, gs_->g_opt);
@@ -378,7 +384,7 @@ namespace {
 // earlier checkpoint loses nothing but the time to redo its steps. The fallback is announced on
 // stderr (also with --quiet); nothing is deleted or rewritten here. Returns the checkpoint as
 // read (the run restores from it without reading the file again).
-SafeTensors pick_resume_checkpoint(const fs::path& ckpt_dir) {
+ResumePoint pick_resume_checkpoint(const fs::path& ckpt_dir) {
   const fs::path latest = ckpt_dir / "latest.safetensors";
   std::vector<fs::path> candidates;
   std::error_code ec;
@@ -396,11 +402,12 @@ SafeTensors pick_resume_checkpoint(const fs::path& ckpt_dir) {
     try {
       // The whole file, not only its header: a checkpoint cut short fails here, not mid-restore.
       SafeTensors st = read_safetensors(p.string());
-      CheckpointMeta::from_metadata(st.metadata, p.string(), /*require_training=*/true);  // refuses what cannot resume
+      CheckpointMeta meta =
+          CheckpointMeta::from_metadata(st.metadata, p.string(), /*require_training=*/true);  // refuses what cannot resume
       if (!failures.empty())
         fmt::print(stderr, "warning: {}\nwarning: resuming from {} (step {}) instead; its later steps are redone\n",
-                   fmt::join(failures, "\nwarning: "), p.string(), st.meta("step"));
-      return st;
+                   fmt::join(failures, "\nwarning: "), p.string(), meta.training->step);
+      return ResumePoint{std::move(st), std::move(meta)};
     } catch (const Error& e) {
       // Only one candidate: its own error, hint included, says it best.
       if (candidates.size() == 1) throw;
@@ -424,8 +431,8 @@ TrainResult resume(const std::string& dir_in, const ResumeOptions& o) {
                       fmt::format("dcgan train --resume {}", run.string()));
   }
   const fs::path dir = fs::absolute(dir_in).lexically_normal();
-  SafeTensors from = pick_resume_checkpoint(dir / "checkpoints");
-  const CheckpointMeta meta = CheckpointMeta::from_metadata(from.metadata, from.path, /*require_training=*/true);
+  ResumePoint from = pick_resume_checkpoint(dir / "checkpoints");
+  const CheckpointMeta& meta = from.meta;
   TrainConfig cfg = meta.training->config;
   cfg.out = dir.string();
   if (o.steps || o.epochs) {  // new limits replace both stored ones, as for a new run
