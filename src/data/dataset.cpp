@@ -15,6 +15,7 @@
 #include <fmt/ranges.h>
 
 #include "dcgan/error.hpp"
+#include "dcgan/io/npy.hpp"
 #include "core/paths.hpp"
 #include "data/formats.hpp"
 #include "data/transforms.hpp"
@@ -228,7 +229,7 @@ FileKind sniff_file(const std::string& src) {
   } else {
     throw FileError(src, "cannot open", "check the path and its permissions");
   }
-  if (got >= 6 && std::memcmp(head, "\x93NUMPY", 6) == 0) return FileKind::npy;
+  if (got >= 6 && std::memcmp(head, kNpyMagic, 6) == 0) return FileKind::npy;
   const bool gz = got >= 2 && head[0] == 0x1f && head[1] == 0x8b;
   // IDX magic 0x0000TTDD of any element type TT (the reader names unsupported ones); a CIFAR
   // record may start with the same bytes, so ".bin" files are never taken for IDX.

@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <tuple>
 
@@ -62,19 +61,10 @@ void check_channels(const FeatureNet& net, int image_channels, const std::string
                                 "dataset", kind(image_channels), image_channels));
 }
 
-bool is_npy(const std::string& path) {
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) return false;
-  std::ifstream f(path, std::ios::binary);
-  char magic[6] = {};
-  f.read(magic, 6);
-  return f.gcount() == 6 && std::string(magic, 6) == "\x93NUMPY";
-}
-
 // Float NCHW images from an .npy, or nullopt when the file is another kind of .npy (uint8, NHWC,
 // (N, H, W)) that load_dataset should convert.
 std::optional<Tensor> read_float_images(const std::string& path) {
-  if (!is_npy(path)) return std::nullopt;
+  if (!is_npy_file(path)) return std::nullopt;
   Tensor t;
   try {
     t = read_npy(path);

@@ -24,7 +24,6 @@ namespace {
 
 constexpr uint64_t kMaxHeaderBytes = 1 << 20;
 const char* kNpyHint = "expected a NumPy .npy file as written by numpy.save (float32, C order)";
-const char* kMagic = "\x93NUMPY";
 
 [[noreturn]] void bad(const std::string& path, const std::string& what, const std::string& hint = kNpyHint) {
   throw FileError(path, what, hint);
@@ -155,6 +154,14 @@ struct FileCloser {
 
 }  // namespace
 
+bool is_npy_file(const std::string& path) {
+  struct stat sb;
+  if (::stat(path.c_str(), &sb) != 0 || !S_ISREG(sb.st_mode)) return false;
+  std::unique_ptr<std::FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
+  char magic[6] = {};
+  return f && std::fread(magic, 1, 6, f.get()) == 6 && std::memcmp(magic, kNpyMagic, 6) == 0;
+}
+
 std::string npy_shape_repr(const Shape& s) {
   std::string out = "(";
   for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
@@ -168,7 +175,7 @@ NpyHeader read_npy_header(std::FILE* raw, const std::string& path, const std::st
 
   uint8_t pre[12] = {};
   size_t got = std::fread(pre, 1, std::min<uint64_t>(size, 12), raw);
-  if (got < 10 || std::memcmp(pre, kMagic, 6) != 0) {
+  if (got < 10 || std::memcmp(pre, kNpyMagic, 6) != 0) {
     if (got >= 2 && pre[0] == 'P' && pre[1] == 'K')
       bad(path, "is a .npz (zip) archive, not a .npy file",
           "extract one array: python -c \"import numpy as np; np.save('x.npy', np.load('f.npz')['name'])\"");
@@ -300,7 +307,7 @@ void write_npy(const std::string& path, const Tensor& t) {
   header.append(pad, ' ');
   header += '\n';
   write_file_atomic(path, [&](AtomicWriter& w) {
-    w.write(kMagic, 6);
+    w.write(kNpyMagic, 6);
     w.put_u8(static_cast<uint8_t>(major));
     w.put_u8(0);
     uint32_t n = static_cast<uint32_t>(header.size());

@@ -15,6 +15,11 @@
 
 namespace dcgan {
 
+// The 6 bytes every .npy file starts with.
+inline constexpr char kNpyMagic[] = "\x93NUMPY";
+// True when `path` is a regular file that starts with kNpyMagic (nothing else is checked).
+bool is_npy_file(const std::string& path);
+
 // A .npy file's header, as read and checked by read_npy_header: the one parser of .npy headers
 // (read_npy below and the image reader of data/ both use it).
 struct NpyHeader {
