@@ -27,9 +27,12 @@ void add_info(CLI::App& app) {
       const CheckpointMeta m = CheckpointMeta::from_metadata(st.metadata, file);
       fmt::print("model: {}\n", m.model.summary());
       if (m.training)
-        fmt::print("training: step {}, epoch {}, {:.0f} s of training, data {}{}\n", m.training->step,
+        fmt::print("training: step {}, epoch {}, {:.0f} s of training, data {}{}{}\n", m.training->step,
                    m.training->epoch, m.training->elapsed_s, m.training->config.data,
-                   m.training->best_fid ? fmt::format(", best FID {:.3f}", *m.training->best_fid) : "");
+                   m.training->best_fid ? fmt::format(", best FID {:.3f}", *m.training->best_fid) : "",
+                   m.training->ranks > 1 ? fmt::format(", written by {} ranks with identical networks",
+                                                       m.training->ranks)
+                                         : "");
       else
         fmt::print("training: none (a generator-only file)\n");
     } catch (const Error& e) {

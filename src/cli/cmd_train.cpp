@@ -4,6 +4,9 @@
 // file only sets what the user gave, so the CLI and the library cannot drift apart.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -13,6 +16,7 @@
 #include "dcgan/error.hpp"
 #include "dcgan/train/trainer.hpp"
 #include "cli/commands.hpp"
+#include "dist/comm.hpp"
 
 namespace dcgan::cli {
 
@@ -36,7 +40,7 @@ struct TrainArgs {
   int64_t epochs = 0, steps = 0, log_every = 0, sample_every = 0, checkpoint_every = 0, eval_every = 0,
           eval_samples = 0;
   uint64_t seed = 0;
-  bool deterministic = false, strict = false, quiet = false;
+  bool deterministic = false, strict = false, quiet = false, sync_bn = false;
 };
 
 // The channels to train with when --channels is not given: colour data trains in colour; gray
@@ -57,6 +61,32 @@ int choose_channels(const std::string& data, const ArchDefaults& arch, bool quie
   return c;
 }
 
+}  // namespace
+
+// Under an MPI launcher with several ranks (docs/distributed.md): an error every rank knows
+// (agreed on, or a configuration error, the same everywhere) is reported once, by rank 0, and
+// every rank exits 1; an error only this rank saw is printed with its rank and host, then the
+// whole job is ended, since the other ranks would wait for this one forever.
+namespace {
+void on_every_rank(const std::function<void()>& body) {
+  if (!dist::launched_by_mpi() || dist::world().size() == 1) return body();
+  dist::Comm& comm = dist::world();
+  try {
+    body();
+  } catch (const dist::AgreedError&) {
+    if (comm.root()) throw;
+    std::exit(1);
+  } catch (const ConfigError&) {
+    if (comm.root()) throw;
+    std::exit(1);
+  } catch (const std::exception& e) {
+    const auto* err = dynamic_cast<const Error*>(&e);
+    std::fprintf(stderr, "error on %s: %s\n", comm.where().c_str(), e.what());
+    if (err && !err->hint().empty()) std::fprintf(stderr, "HINT: %s\n", err->hint().c_str());
+    std::fprintf(stderr, "stopping all %d ranks\n", comm.size());
+    comm.abort(1);
+  }
+}
 }  // namespace
 
 void add_train(CLI::App& app) {
@@ -128,8 +158,12 @@ void add_train(CLI::App& app) {
                                          "thread count, across resumes, with or without it");
   opt["--strict"] = cmd->add_flag("--strict", o->strict, "Fail on the first unreadable image instead of skipping it");
   opt["--quiet"] = cmd->add_flag("--quiet", o->quiet, "No progress output");
+  opt["--sync-bn"] = cmd->add_flag("--sync-bn", o->sync_bn,
+                                   "Under mpirun: BatchNorm uses the whole global batch's statistics on every rank "
+                                   "(as one process would); without it, each rank's own share's "
+                                   "(docs/distributed.md). No effect in one process");
 
-  cmd->callback([o, opt] {
+  cmd->callback([o, opt] { on_every_rank([&] {
     auto given = [&](const char* name) { return opt.at(name)->count() > 0; };
     // Limits: 0 or less has no meaning on the command line (no limit is the absence of the option).
     for (auto [name, v] : {std::pair{"--epochs", o->epochs}, std::pair{"--steps", o->steps}})
@@ -207,13 +241,15 @@ void add_train(CLI::App& app) {
       apply_cadences(c);
       c.deterministic = o->deterministic;
       c.strict_data = o->strict;
+      c.sync_bn = o->sync_bn;
       if (given("--channels")) c.model.channels = o->channels;
       c.validate();  // every option checked before the data is even looked at
-      if (!given("--channels")) c.model.channels = choose_channels(c.data, arch, c.quiet);
+      if (!given("--channels"))
+        c.model.channels = choose_channels(c.data, arch, c.quiet || !dist::world().root());
       r = train(c);
     }
     if (r.interrupted) exit_code() = 128 + r.signal;  // 130 for SIGINT, 143 for SIGTERM
-  });
+  }); });
 }
 
 }  // namespace dcgan::cli

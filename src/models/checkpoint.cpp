@@ -1,6 +1,10 @@
 #include "models/checkpoint_io.hpp"
 
 #include <filesystem>
+#include <optional>
+#include <sstream>
+
+#include <fmt/ranges.h>
 
 #include "dcgan/error.hpp"
 #include "models/models.hpp"
@@ -88,10 +92,28 @@ std::map<std::string, std::string> CheckpointMeta::to_metadata() const {
     m["optimizer.discriminator.step"] = std::to_string(t.d_adam_step);
     m["elapsed_s"] = fmt::format("{:.3f}", t.elapsed_s);
     if (t.best_fid) m["best_fid"] = fmt::format("{:.17g}", *t.best_fid);
+    if (t.ranks > 1) {
+      m["ranks"] = std::to_string(t.ranks);
+      std::vector<std::string> hex;
+      for (uint64_t h : t.replica_hashes) hex.push_back(fmt::format("{:016x}", h));
+      m["replica_hashes"] = fmt::format("{}", fmt::join(hex, ","));
+    }
     m["train_config"] = t.config.to_json();
   }
   return m;
 }
+
+namespace {
+std::optional<uint64_t> parse_hex_u64(const std::string& s) {
+  uint64_t v = 0;
+  for (char ch : s) {
+    const int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+    if (d < 0) return std::nullopt;
+    v = v << 4 | uint64_t(d);
+  }
+  return v;
+}
+}  // namespace
 
 CheckpointMeta CheckpointMeta::from_metadata(const std::map<std::string, std::string>& meta, const std::string& path,
                                              bool require_training) {
@@ -146,6 +168,17 @@ CheckpointMeta CheckpointMeta::from_metadata(const std::map<std::string, std::st
     double b = 0;
     number("best_fid", b);
     t.best_fid = b;
+  }
+  if (get("ranks")) number("ranks", t.ranks);
+  if (const std::string* h = get("replica_hashes")) {
+    std::stringstream ss(*h);
+    for (std::string item; std::getline(ss, item, ',');) {
+      const std::optional<uint64_t> v = item.size() == 16 ? parse_hex_u64(item) : std::nullopt;
+      if (!v)
+        throw FileError(path, fmt::format("training state 'replica_hashes' = '{}' is not a list of 16-digit hex numbers", *h),
+                        "the file was edited or damaged; resume from another checkpoint of the run");
+      t.replica_hashes.push_back(*v);
+    }
   }
   const std::string* rng = get("rng_state");
   if (!rng) throw FileError(path, "training state lacks the key 'rng_state'");

@@ -60,11 +60,13 @@ void BatchNorm2d::forward(const Tensor& x, Tensor& y, Mode mode) {
     DCGAN_CHECK(g.N * g.HW > 1,
                 "[BatchNorm2d {}] training needs more than one value per channel (input {})", name_,
                 shape_str(in_shape_));
+    int64_t count = g.N * g.HW;  // the job's, with sync-BN
     ops::batchnorm_forward_train_stats(g, x.data(), params_[0].value.data(),
                                        params_[1].value.data(), eps_, y.data(), save_mean_.data(),
                                        save_invstd_.data(), last_stats_.mean.data(),
-                                       last_stats_.var.data(), act_, impl_);
-    last_stats_.M = g.N * g.HW;
+                                       last_stats_.var.data(), act_, impl_,
+                                       cross_ ? &cross_ : nullptr, &count);
+    last_stats_.M = count;
     apply_running_update(last_stats_);
     have_batch_stats_ = true;
   } else {
@@ -92,7 +94,7 @@ void BatchNorm2d::backward(const Tensor& x, const Tensor& y, const Tensor& dy, T
   }
   ops::batchnorm_backward(g, x.data(), dy.data(), params_[0].value.data(), save_mean_.data(),
                           save_invstd_.data(), dx ? dx->data() : nullptr, dgamma, dbeta, y.data(),
-                          act_, impl_);
+                          act_, impl_, cross_ ? &cross_ : nullptr);
 }
 
 void BatchNorm2d::apply_running_update(const BatchStats& s) {

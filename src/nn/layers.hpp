@@ -99,6 +99,10 @@ class BatchNorm2d : public Layer {
   // batch does, and counts it in num_batches_tracked: GanStep uses it to apply the third update
   // of PyTorch's fake -> real -> fake order without running the third forward pass.
   void apply_running_update(const BatchStats& s);
+  // Sync-BN (data-parallel training, dist/): train-mode passes use the statistics of the whole
+  // job's batch, summed over the processes by `sum` (ops::CrossSum); an empty function goes back
+  // to this process's own batch.
+  void set_cross_sum(ops::CrossSum sum) { cross_ = std::move(sum); }
 
  private:
   int64_t C_;
@@ -112,6 +116,7 @@ class BatchNorm2d : public Layer {
   ops::BnAct act_;                  // fused activation (fuse_next)
   ops::Impl impl_ = ops::Impl::fast;
   Tensor scratch_;                  // (2C) parameter-gradient sink when param_grads is false
+  ops::CrossSum cross_;             // sync-BN: sums over the job's processes (empty: none)
 };
 
 // ReLU, LeakyReLU(slope), Tanh, Sigmoid: element-wise, any shape.

@@ -141,7 +141,8 @@ const Tensor& Sequential::forward(const Tensor& x, Mode mode) {
   return out_plain_;
 }
 
-const Tensor& Sequential::backward(const Tensor& dy, bool want_dx, bool param_grads) {
+const Tensor& Sequential::backward(const Tensor& dy, bool want_dx, bool param_grads,
+                                   const std::function<void(size_t)>& layer_done) {
   DCGAN_CHECK(!prepared_for_.empty(), "[Sequential] backward() before forward()");
   DCGAN_CHECK(kept_, "[Sequential] backward() needs a Mode::train forward of this batch shape "
                      "first (an eval-mode forward keeps no activations)");
@@ -163,6 +164,7 @@ const Tensor& Sequential::backward(const Tensor& dy, bool want_dx, bool param_gr
     // A layer that absorbed layer i + 1 gets that layer's output and gradient.
     const Tensor& y = (i + 1 < L && fused_[i + 1]) ? acts_[i + 2] : acts_[i + 1];
     layers_[i]->backward(acts_[i], y, *g, need_dx ? &dacts_[i] : nullptr, param_grads);
+    if (layer_done) layer_done(i);
     g = &dacts_[i];
   }
   return want_dx ? dacts_[0] : empty_;

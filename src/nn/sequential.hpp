@@ -17,6 +17,7 @@
 // LeakyReLU after it (Layer::fuse_next). Input, output and input gradient stay NCHW. The
 // reference path (Impl::reference) runs every layer on NCHW, unfused: the oracle.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,8 +50,11 @@ class Sequential {
   // dy: gradient w.r.t. the last train-mode forward's output (eval forwards in between do not
   // count). Returns the gradient w.r.t. the
   // input when want_dx (else an empty tensor), valid until the next backward. Parameter
-  // gradients accumulate when param_grads.
-  const Tensor& backward(const Tensor& dy, bool want_dx, bool param_grads = true);
+  // gradients accumulate when param_grads. `layer_done(i)`, when given, is called as soon as layer
+  // i's parameter gradients are complete (layers run last to first), so a data-parallel job can
+  // start all-reducing them while the earlier layers still run backward (dist/reducer.hpp).
+  const Tensor& backward(const Tensor& dy, bool want_dx, bool param_grads = true,
+                         const std::function<void(size_t)>& layer_done = {});
 
   // Zeroes the gradient buffer, on the OpenMP threads (a serial fill of the 1.6 MB of the seed
   // models' gradients kept the second core idle for 1 % of a training step).

@@ -36,8 +36,10 @@ void check_bn_act(const BnAct& a) {
 void batchnorm_forward_train_stats(const BatchNormGeom& g, const float* x, const float* gamma,
                                    const float* beta, float eps, float* y, float* save_mean,
                                    float* save_invstd, double* batch_mean, double* batch_var,
-                                   const BnAct& act, Impl impl) {
+                                   const BnAct& act, Impl impl, const CrossSum* cross,
+                                   int64_t* count) {
   validate(g, eps);
+  DCGAN_CHECK(!cross || impl == Impl::fast, "[batchnorm] sync-BN (a CrossSum) runs on the fast path only");
   check_bn_act(act);
   // Same refusal as PyTorch: the unbiased variance needs two values.
   DCGAN_CHECK(g.N * g.HW > 1,
@@ -49,7 +51,7 @@ void batchnorm_forward_train_stats(const BatchNormGeom& g, const float* x, const
                                                     save_invstd, batch_mean, batch_var, act);
     case Impl::fast:
       return cpu::batchnorm_fast_forward_train(g, x, gamma, beta, eps, y, save_mean, save_invstd,
-                                               batch_mean, batch_var, act);
+                                               batch_mean, batch_var, act, cross, count);
   }
   throw Error("[batchnorm] unknown implementation");
 }
@@ -101,8 +103,10 @@ void batchnorm_forward_eval(const BatchNormGeom& g, const float* x, const float*
 
 void batchnorm_backward(const BatchNormGeom& g, const float* x, const float* dy, const float* gamma,
                         const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
-                        float* dbeta, const float* z, const BnAct& act, Impl impl) {
+                        float* dbeta, const float* z, const BnAct& act, Impl impl,
+                        const CrossSum* cross) {
   validate(g);
+  DCGAN_CHECK(!cross || impl == Impl::fast, "[batchnorm] sync-BN (a CrossSum) runs on the fast path only");
   check_bn_act(act);
   DCGAN_CHECK(!act.on || z, "[batchnorm] a fused activation's backward needs its output z");
   switch (impl) {
@@ -111,7 +115,7 @@ void batchnorm_backward(const BatchNormGeom& g, const float* x, const float* dy,
                                          dbeta, z, act);
     case Impl::fast:
       return cpu::batchnorm_fast_backward(g, x, dy, gamma, save_mean, save_invstd, dx, dgamma,
-                                          dbeta, z, act);
+                                          dbeta, z, act, cross);
   }
   throw Error("[batchnorm] unknown implementation");
 }

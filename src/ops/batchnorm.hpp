@@ -7,6 +7,7 @@
 // Eval mode: normalise with running_mean / running_var.
 #pragma once
 #include <cstdint>
+#include <functional>
 
 #include "dcgan/ops/impl.hpp"
 #include "ops/activation.hpp"
@@ -28,16 +29,26 @@ struct BnAct {
   Act act = Act::relu;
   float slope = 0.f;
 };
+// Sync-BN (data-parallel training over processes, dist/): sums per-channel partial sums over all
+// processes of the job, in place (n doubles); every process calls it at the same points. Given to
+// the train-mode passes below, it makes the statistics those of the job's whole batch: the
+// forward pass normalises with the job's mean and variance (count = the job's values per channel),
+// and backward's dx uses the job's sums of dy and dy xhat, while dgamma and dbeta stay this
+// process's own (they are summed with the other parameter gradients). Fast path only.
+using CrossSum = std::function<void(double* data, int64_t n)>;
+
 // Throws dcgan::Error for an activation that cannot be fused.
 void check_bn_act(const BnAct& a);
 
 // Train-mode forward without the running-statistics update. y assigned (z when act.on);
 // save_mean, save_invstd (C) written for backward (invstd = 1/sqrt(var_biased + eps));
 // batch_mean, batch_var (C, double, var biased) written for batchnorm_update_running.
+// With `cross` (CrossSum above), `count` receives the job's values per channel.
 void batchnorm_forward_train_stats(const BatchNormGeom& g, const float* x, const float* gamma,
                                    const float* beta, float eps, float* y, float* save_mean,
                                    float* save_invstd, double* batch_mean, double* batch_var,
-                                   const BnAct& act, Impl impl);
+                                   const BnAct& act, Impl impl, const CrossSum* cross = nullptr,
+                                   int64_t* count = nullptr);
 // The running-statistics update from one batch's statistics (M = N*HW values per channel), in
 // double, rounded once to float; the only place it is computed, so a replayed update
 // (BatchNorm2d::apply_running_update) equals the one the forward pass makes.
@@ -61,7 +72,8 @@ void batchnorm_forward_eval(const BatchNormGeom& g, const float* x, const float*
 // With act.on, dy is dz act'(y) (see BnAct) and z is the forward's output; else z is unused.
 void batchnorm_backward(const BatchNormGeom& g, const float* x, const float* dy, const float* gamma,
                         const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
-                        float* dbeta, const float* z, const BnAct& act, Impl impl);
+                        float* dbeta, const float* z, const BnAct& act, Impl impl,
+                        const CrossSum* cross = nullptr);
 void batchnorm_backward(const BatchNormGeom& g, const float* x, const float* dy, const float* gamma,
                         const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
                         float* dbeta, Impl impl);

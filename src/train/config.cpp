@@ -75,6 +75,7 @@ std::string TrainConfig::to_json() const {
   j["checkpoint_every"] = checkpoint_every;
   j["keep"] = keep;
   j["deterministic"] = deterministic;
+  j["sync_bn"] = sync_bn;
   j["eval_every"] = eval_every;
   j["eval_samples"] = eval_samples;
   j["features"] = features;
@@ -140,6 +141,7 @@ TrainConfig TrainConfig::from_json(const std::string& text) {
     c.checkpoint_every = get_int(j, "checkpoint_every", 0, kBig, 1000);
     c.keep = static_cast<int>(get_int(j, "keep", 0, 1 << 20, 3));
     c.deterministic = j.value("deterministic", false);
+    c.sync_bn = j.value("sync_bn", false);  // absent before data-parallel training existed
     c.eval_every = get_int(j, "eval_every", 0, kBig, 0);
     c.eval_samples = get_int(j, "eval_samples", 0, kBig, 2000);
     c.features = j.value("features", std::string());

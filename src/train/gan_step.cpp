@@ -17,6 +17,24 @@ GanStep::GanStep(const ModelConfig& cfg, const GanOptions& opt, ops::Impl impl)
   d_fake_stats_.resize(d_bns_.size());
 }
 
+void GanStep::enable_data_parallel(dist::Comm& comm, bool sync_bn) {
+  if (comm.size() == 1) return;
+  comm_ = &comm;
+  g_red_ = std::make_unique<dist::GradientReducer>(comm, *G);
+  d_red_ = std::make_unique<dist::GradientReducer>(comm, *D);
+  running_stats_.clear();
+  for (Sequential* net : {G.get(), D.get()})
+    for (auto& l : net->layers())
+      if (auto* bn = dynamic_cast<BatchNorm2d*>(l.get())) {
+        if (sync_bn) bn->set_cross_sum([&comm](double* d, int64_t n) { comm.allreduce_sum(d, n); });
+        else for (auto& b : bn->buffers()) running_stats_.push_back(&b.value);
+      }
+}
+
+double GanStep::allreduce_wait_seconds() const {
+  return (g_red_ ? g_red_->wait_seconds() : 0) + (d_red_ ? d_red_->wait_seconds() : 0);
+}
+
 namespace {
 float mean_of(const Tensor& t) {
   double s = 0;
@@ -46,7 +64,12 @@ StepStats GanStep::step(const Tensor& real, const Tensor& z) {
   s.g_loss = ops::bce_forward(B, pf.data(), ones_.data());
   ops::bce_backward(B, pf.data(), ones_.data(), 1.f, dp_.data());
   const Tensor& dgen = D->backward(dp_, /*want_dx=*/true, /*param_grads=*/false);
-  G->backward(dgen, /*want_dx=*/false, /*param_grads=*/true);
+  if (g_red_) {
+    G->backward(dgen, /*want_dx=*/false, /*param_grads=*/true, [this](size_t i) { g_red_->layer_done(i); });
+    g_red_->finish();
+  } else {
+    G->backward(dgen, /*want_dx=*/false, /*param_grads=*/true);
+  }
   g_opt.step(G->param_values().data(), G->param_grads().data(), G->impl());
 
   // ---- D step: (BCE(D(real), real_label) + BCE(D(gen.detach()), 0)) / 2.
@@ -59,10 +82,24 @@ StepStats GanStep::step(const Tensor& real, const Tensor& z) {
   s.d_real = mean_of(pr);
   const float real_loss = ops::bce_forward(B, pr.data(), real_targets_.data());
   ops::bce_backward(B, pr.data(), real_targets_.data(), 0.5f, dp_.data());
-  D->backward(dp_, false, true);
+  if (d_red_) {  // this backward completes D's gradients: all-reduce them as it goes
+    D->backward(dp_, false, true, [this](size_t i) { d_red_->layer_done(i); });
+    d_red_->finish();
+  } else {
+    D->backward(dp_, false, true);
+  }
   // PyTorch's third D pass, on gen.detach(), updates the running statistics with the fake
   // batch's statistics once more.
   for (size_t i = 0; i < d_bns_.size(); ++i) d_bns_[i]->apply_running_update(d_fake_stats_[i]);
+  if (!running_stats_.empty()) {  // per-rank BatchNorm: the ranks' running statistics averaged
+    running_buf_.clear();
+    for (Tensor* t : running_stats_) running_buf_.insert(running_buf_.end(), t->data(), t->data() + t->numel());
+    comm_->allreduce_sum(running_buf_.data(), int64_t(running_buf_.size()));
+    const float inv = 1.f / float(comm_->size());
+    size_t k = 0;
+    for (Tensor* t : running_stats_)
+      for (int64_t i = 0; i < t->numel(); ++i) (*t)[i] = running_buf_[k++] * inv;
+  }
   s.d_loss = (real_loss + fake_loss) / 2;
   d_opt.step(D->param_values().data(), D->param_grads().data(), D->impl());
   return s;

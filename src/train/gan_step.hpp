@@ -12,6 +12,13 @@
 // the running statistics a second time (BatchNorm2d::apply_running_update), which leaves
 // running_mean, running_var and num_batches_tracked as PyTorch's three passes do. The parameter
 // gradients are the same sum in the other order (real + fake instead of fake + real).
+//
+// Data-parallel (enable_data_parallel): each process (rank) runs this step on its share of the
+// global batch; before each optimizer step the parameter gradients are averaged over the ranks
+// (dist/reducer.hpp, overlapped with backward), so every rank applies the same update. BatchNorm
+// either uses each rank's own share's statistics (DistributedDataParallel's default), with the
+// running statistics averaged over the ranks after the step so they stay identical, or, with
+// sync_bn, the global batch's statistics on every rank (as one process would at the global batch).
 #pragma once
 #include <memory>
 #include <vector>
@@ -19,6 +26,8 @@
 #include "dcgan/models/config.hpp"
 #include "dcgan/train/config.hpp"
 #include "dcgan/train/step_stats.hpp"
+#include "dist/comm.hpp"
+#include "dist/reducer.hpp"
 #include "nn/layers.hpp"
 #include "nn/sequential.hpp"
 #include "optim/adam.hpp"
@@ -31,6 +40,11 @@ class GanStep {
   GanStep(const ModelConfig& cfg, const GanOptions& opt, ops::Impl impl = ops::Impl::fast);
   // real: (B, C, H, W) in [-1, 1]; z: (B, latent_dim).
   StepStats step(const Tensor& real, const Tensor& z);
+  // From now on every step averages gradients over `comm`'s ranks (see above). With one rank
+  // it changes nothing.
+  void enable_data_parallel(dist::Comm& comm, bool sync_bn);
+  // Seconds spent waiting for the gradient all-reduce (not hidden behind backward), all steps.
+  double allreduce_wait_seconds() const;
 
   ModelConfig config;
   GanOptions options;
@@ -41,6 +55,11 @@ class GanStep {
   Tensor ones_, zeros_, real_targets_, dp_;  // (B, 1)
   std::vector<BatchNorm2d*> d_bns_;          // D's BatchNorm layers
   std::vector<BatchNorm2d::BatchStats> d_fake_stats_;  // theirs from D(gen), replayed in the D step
+  // Data-parallel state (none in a single process).
+  dist::Comm* comm_ = nullptr;
+  std::unique_ptr<dist::GradientReducer> g_red_, d_red_;
+  std::vector<Tensor*> running_stats_;  // G's and D's BatchNorm buffers, averaged without sync-BN
+  std::vector<float> running_buf_;
 };
 
 }  // namespace dcgan

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "dcgan/data/dataset.hpp"
@@ -25,6 +26,8 @@
 #include "dcgan/threads.hpp"
 #include "dcgan/train/observer.hpp"
 #include "data/loader.hpp"
+#include "dist/comm.hpp"
+#include "dist/replicas.hpp"
 #include "io/atomic_file.hpp"
 #include "models/checkpoint_io.hpp"
 #include "models/models.hpp"
@@ -145,6 +148,20 @@ Dataset load_run_data(TrainConfig& cfg, bool resuming) {
   return data;
 }
 
+// Every rank must train on the same images (each takes its slice of batches drawn from the whole
+// set): a node whose copy of the data differs is named instead of silently training on other
+// pictures.
+void refuse_other_data(dist::Comm& comm, const std::string& fingerprint, const std::string& source) {
+  const std::vector<std::string> all = comm.allgather(fingerprint);
+  std::vector<std::string> odd;
+  for (size_t r = 1; r < all.size(); ++r)
+    if (all[r] != all[0]) odd.push_back(fmt::format("{} loaded {}", comm.where(int(r)), all[r]));
+  if (!odd.empty())
+    throw dist::AgreedError(fmt::format("--data {}: the ranks loaded different images ({} loaded {}; {})", source,
+                                        comm.where(0), all[0], fmt::join(odd, "; ")),
+                            "give every node the same copy of the data at the same path");
+}
+
 // samples/real.png: the first training images after conversion, once per run directory.
 void write_real_grid(const Dataset& data, int n_fixed, const fs::path& dir) {
   const fs::path path = dir / "samples" / "real.png";
@@ -166,18 +183,37 @@ struct ResumePoint {
 class Run final : public TrainingRun {
  public:
   // resume_from: the checkpoint a resumed run continues from, as read; none for a new run.
+  // With several ranks (dist::world(), docs/distributed.md) every rank builds the same run: the
+  // same data, loader order, networks and latent sampler; each trains on its slice of every global
+  // batch, and rank 0 alone writes the run directory. A failure on any rank while setting up
+  // stops every rank with one message naming it (dist::run_agreed).
   Run(TrainConfig cfg, std::optional<ResumePoint> resume_from)
-      : cfg_(std::move(cfg)), dir_(cfg_.out), files_(cfg_.out) {
-    refuse_overlapping_dirs(cfg_);
-    prepare_run_dir(dir_, resume_from.has_value());
-    set_num_threads(cfg_.threads);
-    data_ = load_run_data(cfg_, resume_from.has_value());
+      : cfg_(std::move(cfg)), dir_(cfg_.out), files_(cfg_.out), comm_(dist::world()) {
+    const bool root = comm_.root();
+    const int ranks = comm_.size();
+    dist::run_agreed(comm_, [&] {
+      if (cfg_.batch_size % ranks != 0)
+        throw ConfigError(fmt::format("invalid option --batch-size {}: it must split evenly among the {} ranks "
+                                      "(each rank trains on batch-size / ranks images of every batch)",
+                                      cfg_.batch_size, ranks),
+                          fmt::format("use a multiple of {} (e.g. {}), or another number of ranks", ranks,
+                                      (cfg_.batch_size / ranks + 1) * ranks));
+      if (root) {
+        refuse_overlapping_dirs(cfg_);
+        prepare_run_dir(dir_, resume_from.has_value());
+      }
+      set_num_threads(cfg_.threads);
+      data_ = load_run_data(cfg_, resume_from.has_value());
+    });
+    if (ranks > 1) refuse_other_data(comm_, cfg_.data_fingerprint, cfg_.data);
+    local_batch_ = cfg_.batch_size / ranks;
     LoaderOptions lo;
     lo.batch_size = cfg_.batch_size;
     lo.seed = cfg_.seed;
     lo.drop_last = true;
     loader_ = std::make_unique<BatchLoader>(data_, lo);
     gs_ = std::make_unique<GanStep>(cfg_.model, cfg_.gan);
+    gs_->enable_data_parallel(comm_, cfg_.sync_bn);
     if (resume_from) {
       restore(*resume_from);
     } else {
@@ -185,13 +221,16 @@ class Run final : public TrainingRun {
       init_dcgan_weights(*gs_->G, init);
       init_dcgan_weights(*gs_->D, init);
       rng_ = Rng(cfg_.seed);
-      files_.reset_metrics();
+      if (root) files_.reset_metrics();
     }
+    check_replicas();  // same start on every rank
     Rng fixed(cfg_.seed ^ kFixedNoiseSalt);
     fixed_z_ = Tensor({cfg_.n_fixed, cfg_.model.latent_dim});
     for (int64_t i = 0; i < fixed_z_.numel(); ++i) fixed_z_[i] = fixed.normal();
-    write_file_atomic((dir_ / "config.json").string(), cfg_.to_json() + "\n");
-    write_real_grid(data_, cfg_.n_fixed, dir_);
+    if (root) {
+      write_file_atomic((dir_ / "config.json").string(), cfg_.to_json() + "\n");
+      write_real_grid(data_, cfg_.n_fixed, dir_);
+    }
   }
 
   TrainResult go(std::vector<std::unique_ptr<TrainingObserver>> observers);
@@ -208,7 +247,7 @@ class Run final : public TrainingRun {
   std::string resumed_from_file() const override { return resumed_from_file_; }
   Sequential& eval_generator() override;
   const Tensor& fixed_noise() const override { return fixed_z_; }
-  fs::path save_checkpoint() override;
+  fs::path save_checkpoint() override;  // rank 0 only
   int64_t last_checkpoint_step() const override { return last_saved_step_; }
   void mark_best() override { files_.mark_best(step_); }
   std::optional<double> best_fid() const override { return best_fid_; }
@@ -225,9 +264,29 @@ class Run final : public TrainingRun {
     return cfg_.steps > 0 ? cfg_.steps : by_epochs;
   }
 
+  // Proves all ranks hold the same networks (dist/replicas.hpp) and keeps the hashes for the
+  // next checkpoint. Every rank calls it at the same steps.
+  void check_replicas() {
+    if (comm_.size() == 1) return;
+    replica_hashes_ = dist::check_replicas(comm_, dist::state_hash({gs_->G.get(), gs_->D.get()}), step_);
+    replica_step_ = step_;
+  }
+  // This rank's slice of the global batch's rows (images or latents).
+  void take_slice(const Tensor& global, Tensor& local) const {
+    const int64_t row = global.numel() / global.dim(0);
+    Shape shape = global.shape();
+    shape[0] = local_batch_;
+    if (local.shape() != shape) local = Tensor(shape);
+    std::copy_n(global.data() + comm_.rank() * local_batch_ * row, local_batch_ * row, local.data());
+  }
+
   TrainConfig cfg_;
   fs::path dir_;
   RunFiles files_;
+  dist::Comm& comm_;
+  int64_t local_batch_ = 0;             // images per rank and step
+  std::vector<uint64_t> replica_hashes_;
+  int64_t replica_step_ = -1;
   Dataset data_;
   std::unique_ptr<BatchLoader> loader_;
   std::unique_ptr<GanStep> gs_;
@@ -262,7 +321,10 @@ void Run::restore(const ResumePoint& from) {
   best_fid_ = t.best_fid;
   resumed_from_step_ = step_;
   resumed_from_file_ = st.path;
-  files_.truncate_metrics_after(step_);
+  if (comm_.root()) files_.truncate_metrics_after(step_);
+  if (comm_.root() && !cfg_.quiet && t.ranks != comm_.size())
+    fmt::print(stderr, "note: resuming a run of {} rank{} with {} (the same global batch of {}, the same data order)\n",
+               t.ranks, t.ranks == 1 ? "" : "s", comm_.size(), cfg_.batch_size);
 }
 
 fs::path Run::save_checkpoint() {
@@ -285,6 +347,8 @@ fs::path Run::save_checkpoint() {
   t.elapsed_s = elapsed_before_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
   t.best_fid = best_fid_;
   t.config = cfg_;
+  t.ranks = comm_.size();
+  if (replica_step_ == step_) t.replica_hashes = replica_hashes_;
   st.metadata = meta.to_metadata();
   files_.save_checkpoint(st, step_, cfg_.keep);
   last_saved_step_ = step_;
@@ -309,16 +373,24 @@ Sequential& Run::eval_generator() {
 // which BCE refuses) stops training without writing anything: latest.safetensors stays the last
 // good checkpoint. SIGINT / SIGTERM end the run after the current step, with a checkpoint.
 TrainResult Run::go(std::vector<std::unique_ptr<TrainingObserver>> observers) {
-  for (auto& o : observers) o->on_start(*this);
+  // An observer may refuse to start (e.g. no feature network): every rank stops with it.
+  dist::run_agreed(comm_, [&] {
+    for (auto& o : observers) o->on_start(*this);
+  });
   SignalGuard signals;
   t0_ = std::chrono::steady_clock::now();
   const int64_t first_step = step_;
+  const int ranks = comm_.size();
+  // Latents of the global batch, drawn on every rank from the same sampler, whatever the number
+  // of ranks: rank r trains on rows [r b, (r + 1) b), b = batch / ranks, of them and of the images.
   Tensor z({cfg_.batch_size, cfg_.model.latent_dim});
+  Tensor z_local, real_local;
   StepReport r;
   r.target_steps = target_steps();
   while (!done()) {
     const Tensor& real = loader_->next().images;
     for (int64_t i = 0; i < z.numel(); ++i) z[i] = rng_.normal();
+    if (ranks > 1) take_slice(real, real_local), take_slice(z, z_local);
     auto diverged = [&](const std::string& what) {
       if (isatty(STDERR_FILENO)) fmt::print(stderr, "\n");
       const fs::path latest = dir_ / "checkpoints" / "latest.safetensors";
@@ -329,9 +401,20 @@ TrainResult Run::go(std::vector<std::unique_ptr<TrainingObserver>> observers) {
                    "or continue from the last checkpoint with --resume");
     };
     try {
-      r.stats = gs_->step(real, z);
+      r.stats = ranks > 1 ? gs_->step(real_local, z_local) : gs_->step(real, z);
     } catch (const Error& e) {
       throw diverged(e.what());
+    }
+    int sig = g_signal.load();
+    if (ranks > 1) {
+      // The global batch's losses and D outputs (means of the ranks' equal shares), and one
+      // decision to stop: a signal seen by any rank ends the step on all of them.
+      double v[4] = {r.stats.d_loss, r.stats.g_loss, r.stats.d_real, r.stats.d_fake};
+      comm_.allreduce_sum(v, 4);
+      r.stats = StepStats{float(v[0] / ranks), float(v[1] / ranks), float(v[2] / ranks), float(v[3] / ranks)};
+      double s = sig;
+      comm_.allreduce_max(&s, 1);
+      sig = int(s);
     }
     if (!std::isfinite(r.stats.d_loss) || !std::isfinite(r.stats.g_loss))
       throw diverged(fmt::format("the loss became {} (D {} G {})",
@@ -346,22 +429,42 @@ TrainResult Run::go(std::vector<std::unique_ptr<TrainingObserver>> observers) {
     r.last = done();
     r.img_per_s = secs > 0 ? double(step_ - first_step) * cfg_.batch_size / secs : 0;
     r.elapsed_s = elapsed_before_ + secs;
+    // Before any step that may write a checkpoint (cadence, evaluation, end, signal).
+    if (ranks > 1 && (r.last || sig || cadence_due(cfg_.checkpoint_every, r) ||
+                      (cfg_.eval_every > 0 && r.step % cfg_.eval_every == 0)))
+      check_replicas();
     for (auto& o : observers) o->on_step(*this, r);
-    if (const int sig = g_signal.load()) {
+    if (sig) {
       if (isatty(STDERR_FILENO)) fmt::print(stderr, "\n");
-      fmt::print(stderr,
-                 "caught {}: finished step {}, writing a checkpoint (a second {} quits at once, keeping the "
-                 "previous checkpoint)\n",
-                 sig == SIGINT ? "SIGINT" : "SIGTERM", step_, sig == SIGINT ? "Ctrl-C" : "signal");
+      if (comm_.root())
+        fmt::print(stderr,
+                   "caught {}: finished step {}, writing a checkpoint (a second {} quits at once, keeping the "
+                   "previous checkpoint)\n",
+                   sig == SIGINT ? "SIGINT" : "SIGTERM", step_, sig == SIGINT ? "Ctrl-C" : "signal");
       for (auto& o : observers) o->on_end(*this, r, sig);
-      const fs::path latest = save_checkpoint();  // whatever the observers were
-      fmt::print(stderr, "checkpoint at step {}: {}\ncontinue with: dcgan train --resume {}\n", step_,
-                 latest.string(), dir_.string());
+      if (comm_.root()) {
+        const fs::path latest = save_checkpoint();  // whatever the observers were
+        fmt::print(stderr, "checkpoint at step {}: {}\ncontinue with: dcgan train --resume {}\n", step_,
+                   latest.string(), dir_.string());
+      }
       return TrainResult{step_, epoch_, true, sig};
     }
   }
   for (auto& o : observers) o->on_end(*this, r, 0);
+  if (ranks > 1 && comm_.root() && !cfg_.quiet && step_ > first_step)
+    fmt::print(stderr, "data-parallel: {} ranks x {} images; waiting for gradients took {:.1f} ms per step "
+                       "(the all-reduce time not hidden behind backward)\n",
+               ranks, local_batch_, 1e3 * gs_->allreduce_wait_seconds() / double(step_ - first_step));
   return TrainResult{step_, epoch_, false, 0};
+}
+
+// Rank 0 prints and writes; the other ranks of a data-parallel run only train (no observers).
+TrainResult start(TrainConfig cfg, std::optional<ResumePoint> from) {
+  const bool root = dist::world().root();
+  if (!root) cfg.quiet = true;
+  std::vector<std::unique_ptr<TrainingObserver>> observers;
+  if (root) observers = standard_observers(cfg);
+  return Run(cfg, std::move(from)).go(std::move(observers));
 }
 
 }  // namespace
@@ -373,7 +476,7 @@ TrainResult train(const TrainConfig& cfg_in) {
   cfg.data = normalize_source(cfg.data);
   cfg.out = fs::absolute(cfg.out).lexically_normal().string();
   if (!cfg.features.empty()) cfg.features = fs::absolute(cfg.features).lexically_normal().string();
-  return Run(cfg, std::nullopt).go(standard_observers(cfg));
+  return start(cfg, std::nullopt);
 }
 
 namespace {
@@ -421,18 +524,10 @@ ResumePoint pick_resume_checkpoint(const fs::path& ckpt_dir) {
 
 }  // namespace
 
-TrainResult resume(const std::string& dir_in, const ResumeOptions& o) {
+namespace {
+
+TrainConfig resume_config(const fs::path& dir, const CheckpointMeta& meta, const ResumeOptions& o) {
   std::error_code ec;
-  if (fs::is_regular_file(dir_in, ec)) {
-    const fs::path p = fs::absolute(dir_in).lexically_normal();
-    const fs::path run = p.parent_path().filename() == "checkpoints" ? p.parent_path().parent_path() : p.parent_path();
-    throw ConfigError(fmt::format("invalid option --resume {}: it takes a run directory (the --out of a run), not a "
-                                  "checkpoint file", dir_in),
-                      fmt::format("dcgan train --resume {}", run.string()));
-  }
-  const fs::path dir = fs::absolute(dir_in).lexically_normal();
-  ResumePoint from = pick_resume_checkpoint(dir / "checkpoints");
-  const CheckpointMeta& meta = from.meta;
   TrainConfig cfg = meta.training->config;
   cfg.out = dir.string();
   if (o.steps || o.epochs) {  // new limits replace both stored ones, as for a new run
@@ -461,7 +556,31 @@ TrainResult resume(const std::string& dir_in, const ResumeOptions& o) {
     throw ConfigError(fmt::format("the run in {} already reached its limit (step {}, epoch {}; limits: {})",
                                   dir.string(), step, epoch, limits_of(cfg)),
                       "give a larger --steps or --epochs to train on");
-  return Run(cfg, std::move(from)).go(standard_observers(cfg));
+  return cfg;
 }
+
+}  // namespace
+
+TrainResult resume(const std::string& dir_in, const ResumeOptions& o) {
+  std::error_code ec;
+  if (fs::is_regular_file(dir_in, ec)) {
+    const fs::path p = fs::absolute(dir_in).lexically_normal();
+    const fs::path run = p.parent_path().filename() == "checkpoints" ? p.parent_path().parent_path() : p.parent_path();
+    throw ConfigError(fmt::format("invalid option --resume {}: it takes a run directory (the --out of a run), not a "
+                                  "checkpoint file", dir_in),
+                      fmt::format("dcgan train --resume {}", run.string()));
+  }
+  const fs::path dir = fs::absolute(dir_in).lexically_normal();
+  // Every rank reads the checkpoint (the run directory must be visible to all of them); a rank
+  // that cannot stops them all, named.
+  std::optional<ResumePoint> from;
+  TrainConfig cfg;
+  dist::run_agreed(dist::world(), [&] {
+    from = pick_resume_checkpoint(dir / "checkpoints");
+    cfg = resume_config(dir, from->meta, o);
+  });
+  return start(cfg, std::move(from));
+}
+
 
 }  // namespace dcgan

@@ -31,9 +31,16 @@ class Process {
   // Starts build/dcgan ARGS with stdout and stderr appended to `log`. `in_child` runs in the child
   // just before exec (set limits, signal dispositions).
   Process(const std::string& args, const std::string& log, const std::function<void()>& in_child = {})
+      : Process(Program{std::string(DCGAN_BINARY_DIR) + "/dcgan"}, args, log, in_child) {}
+  // Another program than dcgan (e.g. mpirun), found on the PATH when `path` has no slash.
+  struct Program {
+    std::string path;
+  };
+  Process(const Program& prog, const std::string& args, const std::string& log,
+          const std::function<void()>& in_child = {})
       : log_(log) {
     std::vector<std::string> argv_s = split_args(args);
-    const std::string bin = std::string(DCGAN_BINARY_DIR) + "/dcgan";
+    const std::string bin = prog.path;
     argv_s.insert(argv_s.begin(), bin);
     pid_ = ::fork();
     if (pid_ == 0) {
@@ -46,7 +53,7 @@ class Process {
       std::vector<char*> argv;
       for (auto& a : argv_s) argv.push_back(a.data());
       argv.push_back(nullptr);
-      ::execv(bin.c_str(), argv.data());
+      ::execvp(bin.c_str(), argv.data());
       ::_exit(127);
     }
   }

@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "dcgan/data/dataset.hpp"
 #include "dcgan/models/config.hpp"
@@ -21,7 +22,7 @@ namespace dcgan {
 // __metadata__ keys. Keys: format ("dcgan-checkpoint"), format_version; the ModelConfig keys;
 // and for training checkpoints step, epoch, rng_state, loader_seed / loader_epoch /
 // loader_index, optimizer.generator.step / optimizer.discriminator.step, elapsed_s, best_fid
-// (when an evaluation ran) and train_config (the TrainConfig as JSON).
+// (when an evaluation ran), ranks and replica_hashes (data-parallel runs) and train_config (the TrainConfig as JSON).
 struct CheckpointMeta {
   // 1: the first format (2026-11). A file claiming a newer version is refused: it may hold state
   // this version would silently drop.
@@ -37,6 +38,10 @@ struct CheckpointMeta {
     double elapsed_s = 0;        // wall time of the run up to this checkpoint
     std::optional<double> best_fid;
     TrainConfig config;
+    // Data-parallel runs (docs/distributed.md): the number of ranks that wrote it, and each
+    // rank's hash of its networks at this step (dist::state_hash), checked equal before writing.
+    int ranks = 1;
+    std::vector<uint64_t> replica_hashes;  // empty with one rank
   };
   std::optional<Training> training;  // absent in generator-only files
 

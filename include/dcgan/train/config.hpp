@@ -41,6 +41,9 @@ struct TrainConfig {
   bool deterministic = false;          // [--deterministic] recorded; the CPU kernels are run-to-run
                                        // deterministic for a fixed thread count, and resume
                                        // restores every piece of state
+  bool sync_bn = false;                // [--sync-bn] data-parallel runs (mpirun): BatchNorm uses the
+                                       // global batch's statistics on every rank; without it, each
+                                       // rank's own share's (docs/distributed.md). No effect with 1 rank
   int64_t eval_every = 0;              // [--eval-every] FID every N steps; 0: never
   int64_t eval_samples = 2000;         // [--eval-samples]
   std::string features;                // [--features] feature network for --eval-every ("" : found

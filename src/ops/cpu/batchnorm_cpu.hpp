@@ -48,13 +48,14 @@ void batchnorm_ref_backward(const BatchNormGeom& g, const T* x, const T* dy, con
 void batchnorm_fast_forward_train(const BatchNormGeom& g, const float* x, const float* gamma,
                                   const float* beta, float eps, float* y, float* save_mean,
                                   float* save_invstd, double* batch_mean, double* batch_var,
-                                  const BnAct& act);
+                                  const BnAct& act, const CrossSum* cross = nullptr,
+                                  int64_t* count = nullptr);
 void batchnorm_fast_forward_eval(const BatchNormGeom& g, const float* x, const float* gamma,
                                  const float* beta, float eps, const float* running_mean,
                                  const float* running_var, float* y, const BnAct& act);
 void batchnorm_fast_backward(const BatchNormGeom& g, const float* x, const float* dy,
                              const float* gamma, const float* save_mean, const float* save_invstd,
                              float* dx, float* dgamma, float* dbeta, const float* z,
-                             const BnAct& act);
+                             const BnAct& act, const CrossSum* cross = nullptr);
 
 }  // namespace dcgan::ops::cpu

@@ -18,6 +18,11 @@
 // The shift keeps (mean - K)^2 comparable to var, so the subtraction loses a few bits of double's
 // 53, never float's 24 (the naive sum x^2 / M - mean^2 cancels catastrophically when
 // |mean| >> std).
+//
+// Sync-BN (a CrossSum given, data-parallel training over processes): the sums of step (1) are
+// added over the processes between steps (1) and (2), on the thread that called (MPI is called
+// from that thread only). Sums about different shifts cannot be added, so the processes first
+// agree on one: the mean of their first values (one more cross sum of C + 1 numbers).
 #include <omp.h>
 
 #include <algorithm>
@@ -25,6 +30,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -157,12 +163,35 @@ inline void apply_unit(const float* xp, float* yp, int64_t HW, int64_t c0, const
   }
 }
 
+// Sync-BN, step (1.5), on the calling thread while the team waits: adds the T threads' rows of
+// `part` ((T, 2, C)) into row 0, sums row 0 and the value count M over the processes through
+// `cross`, and zeroes the other rows, so step (2) reads the job's totals. `local` (2C), if given,
+// receives this process's own totals first. An exception is kept in `error`, not thrown inside
+// the OpenMP region.
+void cross_sum_rows(const CrossSum& cross, double* part, int T, int64_t C, double& M, double* local,
+                    std::exception_ptr& error) {
+  try {
+    std::vector<double> tot(size_t(2 * C + 1), 0.0);
+    for (int r = 0; r < T; ++r)
+      for (int64_t i = 0; i < 2 * C; ++i) tot[size_t(i)] += part[2 * C * r + i];
+    if (local) std::copy(tot.begin(), tot.begin() + 2 * C, local);
+    tot[size_t(2 * C)] = M;
+    cross(tot.data(), 2 * C + 1);
+    M = tot[size_t(2 * C)];
+    std::fill(part, part + 2 * C * T, 0.0);
+    std::copy(tot.begin(), tot.begin() + 2 * C, part);
+  } catch (...) {
+    error = std::current_exception();
+  }
+}
+
 template <int B, int A>
 void forward_train(const BatchNormGeom& g, const float* x, const float* gamma, const float* beta,
                    float eps, float* y, float* save_mean, float* save_invstd, double* batch_mean,
-                   double* batch_var, float slope) {
+                   double* batch_var, float slope, const CrossSum* cross, int64_t* count) {
   const int64_t C = g.C, HW = g.HW;
-  const double M = double(g.N * HW);
+  double M = double(g.N * HW);  // the job's count after a cross sum
+  std::exception_ptr error;
   const Units<B> U(g);
   const bool par = g.N * C * HW >= kParallelMin;
   const int T = par ? omp_get_max_threads() : 1;
@@ -173,6 +202,12 @@ void forward_train(const BatchNormGeom& g, const float* x, const float* gamma, c
   float* ca = cm + C;
   float* cb = ca + C;
   for (int64_t c = 0; c < C; ++c) K[c] = x[act_offset(B, C, HW, 0, c, 0)];
+  if (cross) {  // the shift all processes use: the mean of their first values
+    std::vector<double> k(K, K + C);
+    k.push_back(1.0);
+    (*cross)(k.data(), C + 1);
+    for (int64_t c = 0; c < C; ++c) K[c] = k[size_t(c)] / k[size_t(C)];
+  }
 #pragma omp parallel num_threads(T) if (par)
   {
     const int t = omp_get_thread_num(), nt = omp_get_num_threads();
@@ -205,6 +240,11 @@ void forward_train(const BatchNormGeom& g, const float* x, const float* gamma, c
         });
       }
     }
+    if (cross) {
+#pragma omp master
+      cross_sum_rows(*cross, part, nt, C, M, nullptr, error);
+#pragma omp barrier
+    }
 #pragma omp for schedule(static)
     for (int64_t c = 0; c < C; ++c) {
       double t1 = 0, t2 = 0;
@@ -229,6 +269,8 @@ void forward_train(const BatchNormGeom& g, const float* x, const float* gamma, c
     for (int64_t u = 0; u < U.count; ++u)
       apply_unit<B, A>(x + u * U.len, y + u * U.len, HW, U.first_channel(u), cm, ca, cb, slope);
   }
+  if (error) std::rethrow_exception(error);
+  if (count) *count = int64_t(M);
 }
 
 template <int B, int A>
@@ -253,9 +295,10 @@ void forward_eval(const BatchNormGeom& g, const float* x, const float* gamma, co
 template <int B, int A>
 void backward(const BatchNormGeom& g, const float* x, const float* dy, const float* gamma,
               const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
-              float* dbeta, const float* z, float slope) {
+              float* dbeta, const float* z, float slope, const CrossSum* cross) {
   const int64_t C = g.C, HW = g.HW;
-  const double M = double(g.N * HW);
+  double M = double(g.N * HW);  // the job's count after a cross sum
+  std::exception_ptr error;
   const Units<B> U(g);
   const bool par = g.N * C * HW >= kParallelMin;
   const int T = par ? omp_get_max_threads() : 1;
@@ -298,14 +341,30 @@ void backward(const BatchNormGeom& g, const float* x, const float* dy, const flo
         });
       }
     }
+    if (cross) {
+      // The parameter gradients are this process's own sums (the gradient all-reduce adds them
+      // up later); dx needs the job's.
+#pragma omp master
+      {
+        std::vector<double> local(size_t(2 * C));
+        cross_sum_rows(*cross, part, nt, C, M, local.data(), error);
+        for (int64_t c = 0; c < C; ++c) {
+          dbeta[c] = static_cast<float>(double(dbeta[c]) + local[size_t(c)]);
+          dgamma[c] = static_cast<float>(double(dgamma[c]) + local[size_t(C + c)] * save_invstd[c]);
+        }
+      }
+#pragma omp barrier
+    }
 #pragma omp for schedule(static)
     for (int64_t c = 0; c < C; ++c) {
       double t1 = 0, t2 = 0;
       for (int r = 0; r < nt; ++r) t1 += part[2 * C * r + c], t2 += part[2 * C * r + C + c];
       const double invstd = save_invstd[c];
       // dbeta += sum dy;  dgamma += sum dy * xhat = sum dy (x - mean) invstd      (accumulated)
-      dbeta[c] = static_cast<float>(double(dbeta[c]) + t1);
-      dgamma[c] = static_cast<float>(double(dgamma[c]) + t2 * invstd);
+      if (!cross) {
+        dbeta[c] = static_cast<float>(double(dbeta[c]) + t1);
+        dgamma[c] = static_cast<float>(double(dgamma[c]) + t2 * invstd);
+      }
       // dx = gamma invstd / M (M dy - sum dy - xhat sum(dy xhat))                 (assigned)
       //    = a dy + b (x - mean) + k,  a = gamma invstd,  b = -a invstd^2 sdyx / M,  k = -a sdy / M
       const double a = double(gamma[c]) * invstd;
@@ -345,6 +404,7 @@ void backward(const BatchNormGeom& g, const float* x, const float* dy, const flo
       }
     }
   }
+  if (error) std::rethrow_exception(error);
 }
 
 // Calls f(integral_constant<B>, integral_constant<A>) for the layout and fused activation.
@@ -368,11 +428,11 @@ void dispatch(const BatchNormGeom& g, const BnAct& act, F&& f) {
 void batchnorm_fast_forward_train(const BatchNormGeom& g, const float* x, const float* gamma,
                                   const float* beta, float eps, float* y, float* save_mean,
                                   float* save_invstd, double* batch_mean, double* batch_var,
-                                  const BnAct& act) {
+                                  const BnAct& act, const CrossSum* cross, int64_t* count) {
   dispatch(g, act, [&](auto b, auto a) {
     forward_train<decltype(b)::value, decltype(a)::value>(g, x, gamma, beta, eps, y, save_mean,
                                                           save_invstd, batch_mean, batch_var,
-                                                          act.slope);
+                                                          act.slope, cross, count);
   });
 }
 
@@ -388,10 +448,10 @@ void batchnorm_fast_forward_eval(const BatchNormGeom& g, const float* x, const f
 void batchnorm_fast_backward(const BatchNormGeom& g, const float* x, const float* dy,
                              const float* gamma, const float* save_mean, const float* save_invstd,
                              float* dx, float* dgamma, float* dbeta, const float* z,
-                             const BnAct& act) {
+                             const BnAct& act, const CrossSum* cross) {
   dispatch(g, act, [&](auto b, auto a) {
     backward<decltype(b)::value, decltype(a)::value>(g, x, dy, gamma, save_mean, save_invstd, dx,
-                                                     dgamma, dbeta, z, act.slope);
+                                                     dgamma, dbeta, z, act.slope, cross);
   });
 }
 
