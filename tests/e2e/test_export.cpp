@@ -1,0 +1,173 @@
+// End-to-end: `dcgan export --onnx` on checkpoints trained here for 2 steps (both architectures,
+// kernels 4 and 5), the model run by ONNX Runtime (node + onnxruntime-node,
+// tests/support/onnx_run.js) on batches of 1 and 7, against `dcgan sample --latents` on the same
+// latents; the file checked by Debian's python3-onnx; bad input refused by name.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "dcgan/io/npy.hpp"
+#include "support/cli.hpp"
+#include "support/require.hpp"
+
+namespace fs = std::filesystem;
+
+namespace dcgan {
+namespace {
+
+using testing::CmdResult;
+using testing::run_dcgan;
+using testing::run_shell;
+using testing::TempDir;
+
+const std::string kNodeModules = std::string(DCGAN_SOURCE_DIR) + "/.deps/node_modules";
+
+bool have_onnxruntime_node() {
+  return std::system("node --version >/dev/null 2>&1") == 0 && fs::exists(kNodeModules + "/onnxruntime-node");
+}
+bool have_python_onnx() { return std::system("/usr/bin/python3 -c 'import onnx' >/dev/null 2>&1") == 0; }
+
+struct Config {
+  const char* arch;
+  int img, channels, latent, kernel;
+};
+std::string name_of(const Config& c) { return fmt::format("{}_{}x{}_k{}", c.arch, c.img, c.channels, c.kernel); }
+
+// Float32 images in [-1, 1] for `dcgan train --data`: random, so two steps move every weight.
+void write_images(const std::string& path, int n, int channels, int size, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  Tensor t({n, channels, size, size});
+  for (int64_t i = 0; i < t.numel(); ++i) t[i] = u(gen);
+  write_npy(path, t);
+}
+Tensor random_latents(int64_t n, int64_t dim, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> normal;
+  Tensor z({n, dim});
+  for (int64_t i = 0; i < z.numel(); ++i) z[i] = normal(gen);
+  return z;
+}
+
+// Trains `c` for 2 steps (BatchNorm's running statistics move away from 0 and 1, so an export
+// that ignored them would differ) and returns the run directory.
+std::string train_small(const Config& c, const TempDir& d) {
+  write_images(d / "data.npy", 8, c.channels, c.img, 7);
+  const std::string run = d / "run";
+  CmdResult r = run_dcgan(fmt::format(
+      "train --data {} --arch {} --img-size {} --channels {} --latent-dim {} --kernel {} --ngf 8 --ndf 8 "
+      "--batch-size 4 --steps 2 --threads 2 --sample-every 0 --quiet --out {}",
+      d / "data.npy", c.arch, c.img, c.channels, c.latent, c.kernel, run));
+  EXPECT_EQ(r.code, 0) << r.output;
+  return run;
+}
+
+class OnnxExport : public ::testing::TestWithParam<Config> {};
+
+TEST_P(OnnxExport, OnnxRuntimeMatchesSample) {
+  DCGAN_REQUIRE_OR_SKIP(have_onnxruntime_node(), "node and npm onnxruntime-node in .deps/node_modules",
+                        "run scripts/setup.sh");
+  DCGAN_REQUIRE_OR_SKIP(have_python_onnx(), "Python module onnx", "apt install python3-onnx");
+  const Config c = GetParam();
+  TempDir d("export-" + name_of(c));
+  const std::string run = train_small(c, d);
+  // A run directory, as every command takes.
+  CmdResult r = run_dcgan(fmt::format("export --checkpoint {} --onnx {}", run, d / "g.onnx"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  ASSERT_TRUE(fs::exists(d.path / "g.onnx"));
+
+  // Debian's Python checker, with shape inference (full_check): the declared input and output
+  // must be what the issue asks for, the batch symbolic.
+  r = run_shell(fmt::format(
+      "/usr/bin/python3 -c \"import onnx, sys; m = onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); "
+      "d = lambda v: ','.join(x.dim_param or str(x.dim_value) for x in v.type.tensor_type.shape.dim); "
+      "print('io', [i.name + ':' + d(i) for i in m.graph.input], [o.name + ':' + d(o) for o in m.graph.output])\" {}",
+      d / "g.onnx"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find(fmt::format("io ['z:N,{}'] ['images:N,{},{},{}']", c.latent, c.channels, c.img, c.img)),
+            std::string::npos)
+      << r.output;
+
+  for (int64_t n : {1, 7}) {
+    SCOPED_TRACE(fmt::format("batch {}", n));
+    const std::string z = d / fmt::format("z{}.npy", n), ort = d / fmt::format("ort{}.npy", n),
+                      ours = d / fmt::format("ours{}.npy", n);
+    write_npy(z, random_latents(n, c.latent, unsigned(n) + c.img));
+    r = run_shell(fmt::format("NODE_PATH={} node {}/tests/support/onnx_run.js {} z {} images {}", kNodeModules,
+                              DCGAN_SOURCE_DIR, d / "g.onnx", z, ort));
+    ASSERT_EQ(r.code, 0) << r.output;
+    r = run_dcgan(fmt::format("sample --checkpoint {} --latents {} --npy {}", run, z, ours));
+    ASSERT_EQ(r.code, 0) << r.output;
+    Tensor a = read_npy(ort), b = read_npy(ours);
+    ASSERT_EQ(a.shape(), (Shape{n, c.channels, c.img, c.img}));
+    ASSERT_EQ(a.shape(), b.shape());
+    double scale = 0;
+    for (int64_t i = 0; i < b.numel(); ++i) scale = std::max(scale, double(std::abs(b[i])));
+    ASSERT_GT(scale, 0.0) << "an all-zero output would compare equal to anything scaled";
+    // The issue's criterion: 1e-5 relative, here element-wise against the output's largest value
+    // and as the relative L2 norm of the difference.
+    const double max_rel = max_abs_diff(a, b) / scale, l2_rel = rel_l2_error(a, b);
+    std::printf("[export] %s batch %lld: max |ORT - dcgan| / max |dcgan| = %.3g, relative L2 = %.3g\n",
+                name_of(c).c_str(), static_cast<long long>(n), max_rel, l2_rel);
+    EXPECT_LT(max_rel, 1e-5);
+    EXPECT_LT(l2_rel, 1e-5);
+    if (n > 1) {  // the model reads z: different latents, different images
+      Tensor first = Tensor::view(a.data(), {c.channels * c.img * c.img});
+      Tensor second = Tensor::view(a.data() + first.numel(), {first.numel()});
+      EXPECT_GT(max_abs_diff(first, second), 1e-4 * scale);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Configs, OnnxExport,
+                         ::testing::Values(Config{"seed", 16, 1, 100, 4}, Config{"seed", 32, 3, 20, 5},
+                                           Config{"dcgan", 16, 3, 30, 4}, Config{"dcgan", 32, 1, 10, 5}),
+                         [](const auto& info) { return name_of(info.param); });
+
+// Nothing in `dir` but `keep` (no half-written model, no temp file left behind).
+void expect_only(const TempDir& d, std::initializer_list<const char*> keep) {
+  for (const auto& e : fs::directory_iterator(d.path)) {
+    const std::string name = e.path().filename().string();
+    EXPECT_NE(std::find(keep.begin(), keep.end(), name), keep.end()) << "left behind: " << name;
+  }
+}
+
+TEST(OnnxExportErrors, BadInputIsRefusedByNameWithoutAFile) {
+  TempDir d("export-errors");
+  const std::string run = train_small({"seed", 16, 1, 8, 4}, d);
+
+  // A missing checkpoint.
+  CmdResult r = run_dcgan(fmt::format("export --checkpoint {} --onnx {}", d / "nope.safetensors", d / "g.onnx"));
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("nope.safetensors"), std::string::npos) << r.output;
+
+  // A corrupt one.
+  { std::ofstream(d / "bad.safetensors") << "\x10\x00\x00\x00\x00\x00\x00\x00{not json at all"; }
+  r = run_dcgan(fmt::format("export --checkpoint {} --onnx {}", d / "bad.safetensors", d / "g.onnx"));
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("bad.safetensors"), std::string::npos) << r.output;
+
+  // An unwritable output: its parent is a file.
+  { std::ofstream(d / "afile") << "x"; }
+  r = run_dcgan(fmt::format("export --checkpoint {} --onnx {}", run, d / "afile/g.onnx"));
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("afile/g.onnx"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("HINT"), std::string::npos) << r.output;
+
+  // Misuse of the command line: no --onnx.
+  r = run_dcgan(fmt::format("export --checkpoint {}", run));
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--onnx"), std::string::npos) << r.output;
+
+  expect_only(d, {"run", "data.npy", "bad.safetensors", "afile"});
+}
+
+}  // namespace
+}  // namespace dcgan
