@@ -19,6 +19,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <cstring>
+#include <filesystem>
 #include <string_view>
 
 #include "dcgan/error.hpp"
@@ -173,6 +174,10 @@ void add_value_info(onnx::ValueInfoProto* v, const std::string& name, const Shap
 
 OnnxExport export_onnx(const std::string& checkpoint, const std::string& onnx_path) {
   const std::string path = find_checkpoint(checkpoint);
+  std::error_code ec;
+  if (std::filesystem::equivalent(path, onnx_path, ec))
+    throw FileError(onnx_path, "is the checkpoint being exported; writing the model there would destroy it",
+                    "give --onnx a new file name, e.g. generator.onnx");
   LoadedGenerator gen = load_generator(path);
   const ModelConfig& c = gen.config;
 

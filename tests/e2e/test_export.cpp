@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
 
 #include <fmt/format.h>
@@ -131,6 +132,11 @@ INSTANTIATE_TEST_SUITE_P(Configs, OnnxExport,
                                            Config{"dcgan", 16, 3, 30, 4}, Config{"dcgan", 32, 1, 10, 5}),
                          [](const auto& info) { return name_of(info.param); });
 
+std::string slurp_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
 // Nothing in `dir` but `keep` (no half-written model, no temp file left behind).
 void expect_only(const TempDir& d, std::initializer_list<const char*> keep) {
   for (const auto& e : fs::directory_iterator(d.path)) {
@@ -160,6 +166,14 @@ TEST(OnnxExportErrors, BadInputIsRefusedByNameWithoutAFile) {
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_NE(r.output.find("afile/g.onnx"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("HINT"), std::string::npos) << r.output;
+
+  // The checkpoint itself as the output.
+  const std::string latest = run + "/checkpoints/latest.safetensors";
+  const std::string before = slurp_bytes(latest);
+  r = run_dcgan(fmt::format("export --checkpoint {} --onnx {}", run, latest));
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("would destroy it"), std::string::npos) << r.output;
+  EXPECT_TRUE(slurp_bytes(latest) == before) << "the checkpoint changed";
 
   // Misuse of the command line: no --onnx.
   r = run_dcgan(fmt::format("export --checkpoint {}", run));
