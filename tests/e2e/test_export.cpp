@@ -9,7 +9,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <random>
 
 #include <fmt/format.h>
@@ -17,6 +16,7 @@
 #include "dcgan/io/npy.hpp"
 #include "support/cli.hpp"
 #include "support/require.hpp"
+#include "support/tiny_run.hpp"
 
 namespace fs = std::filesystem;
 
@@ -26,6 +26,7 @@ namespace {
 using testing::CmdResult;
 using testing::run_dcgan;
 using testing::run_shell;
+using testing::slurp;
 using testing::TempDir;
 
 const std::string kNodeModules = std::string(DCGAN_SOURCE_DIR) + "/.deps/node_modules";
@@ -41,14 +42,6 @@ struct Config {
 };
 std::string name_of(const Config& c) { return fmt::format("{}_{}x{}_k{}", c.arch, c.img, c.channels, c.kernel); }
 
-// Float32 images in [-1, 1] for `dcgan train --data`: random, so two steps move every weight.
-void write_images(const std::string& path, int n, int channels, int size, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> u(-1.f, 1.f);
-  Tensor t({n, channels, size, size});
-  for (int64_t i = 0; i < t.numel(); ++i) t[i] = u(gen);
-  write_npy(path, t);
-}
 Tensor random_latents(int64_t n, int64_t dim, unsigned seed) {
   std::mt19937 gen(seed);
   std::normal_distribution<float> normal;
@@ -57,17 +50,10 @@ Tensor random_latents(int64_t n, int64_t dim, unsigned seed) {
   return z;
 }
 
-// Trains `c` for 2 steps (BatchNorm's running statistics move away from 0 and 1, so an export
-// that ignored them would differ) and returns the run directory.
 std::string train_small(const Config& c, const TempDir& d) {
-  write_images(d / "data.npy", 8, c.channels, c.img, 7);
-  const std::string run = d / "run";
-  CmdResult r = run_dcgan(fmt::format(
-      "train --data {} --arch {} --img-size {} --channels {} --latent-dim {} --kernel {} --ngf 8 --ndf 8 "
-      "--batch-size 4 --steps 2 --threads 2 --sample-every 0 --quiet --out {}",
-      d / "data.npy", c.arch, c.img, c.channels, c.latent, c.kernel, run));
-  EXPECT_EQ(r.code, 0) << r.output;
-  return run;
+  return testing::train_tiny_run(d, c.channels, c.img,
+                                 fmt::format("--arch {} --latent-dim {} --kernel {} --ngf 8 --ndf 8", c.arch,
+                                             c.latent, c.kernel));
 }
 
 class OnnxExport : public ::testing::TestWithParam<Config> {};
@@ -132,11 +118,6 @@ INSTANTIATE_TEST_SUITE_P(Configs, OnnxExport,
                                            Config{"dcgan", 16, 3, 30, 4}, Config{"dcgan", 32, 1, 10, 5}),
                          [](const auto& info) { return name_of(info.param); });
 
-std::string slurp_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 // Nothing in `dir` but `keep` (no half-written model, no temp file left behind).
 void expect_only(const TempDir& d, std::initializer_list<const char*> keep) {
   for (const auto& e : fs::directory_iterator(d.path)) {
@@ -169,11 +150,11 @@ TEST(OnnxExportErrors, BadInputIsRefusedByNameWithoutAFile) {
 
   // The checkpoint itself as the output.
   const std::string latest = run + "/checkpoints/latest.safetensors";
-  const std::string before = slurp_bytes(latest);
+  const std::string before = slurp(latest);
   r = run_dcgan(fmt::format("export --checkpoint {} --onnx {}", run, latest));
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_NE(r.output.find("would destroy it"), std::string::npos) << r.output;
-  EXPECT_TRUE(slurp_bytes(latest) == before) << "the checkpoint changed";
+  EXPECT_TRUE(slurp(latest) == before) << "the checkpoint changed";
 
   // Misuse of the command line: no --onnx.
   r = run_dcgan(fmt::format("export --checkpoint {}", run));

@@ -8,14 +8,13 @@
 
 #include <filesystem>
 #include <fstream>
-#include <random>
-#include <sstream>
 
 #include <fmt/format.h>
 
 #include "dcgan/io/npy.hpp"
 #include "support/cli.hpp"
 #include "support/require.hpp"
+#include "support/tiny_run.hpp"
 
 namespace fs = std::filesystem;
 
@@ -25,19 +24,14 @@ namespace {
 using testing::CmdResult;
 using testing::run_dcgan;
 using testing::run_shell;
+using testing::slurp;
 using testing::TempDir;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // The README's ```cpp block that uses ImageGenerator; empty when there is none.
 std::string readme_snippet() {
-  const std::string readme = slurp(fs::path(DCGAN_SOURCE_DIR) / "README.md");
+  const std::string readme = slurp(std::string(DCGAN_SOURCE_DIR) + "/README.md");
   for (size_t at = readme.find("```cpp\n"); at != std::string::npos; at = readme.find("```cpp\n", at + 1)) {
     const size_t begin = at + 7, end = readme.find("```", begin);
     if (end == std::string::npos) break;
@@ -58,19 +52,8 @@ TEST(Install, FindPackagePkgConfigAndCApiAgainstAnInstalledCopy) {
                         "include/dcgan/dcgan.h", "include/dcgan/generator.hpp"})
     EXPECT_TRUE(fs::exists(fs::path(prefix) / f)) << f;
 
-  // A checkpoint to run: 2 training steps on random images.
-  {
-    std::mt19937 gen(3);
-    std::uniform_real_distribution<float> u(-1.f, 1.f);
-    Tensor data({8, 3, 16, 16});
-    for (int64_t i = 0; i < data.numel(); ++i) data[i] = u(gen);
-    write_npy(d / "data.npy", data);
-  }
-  r = run_dcgan(fmt::format("train --data {} --img-size 16 --channels 3 --latent-dim 12 --batch-size 4 --steps 2 "
-                            "--threads 2 --sample-every 0 --quiet --out {}",
-                            d / "data.npy", d / "run"));
-  ASSERT_EQ(r.code, 0) << r.output;
-  const std::string ckpt = d / "run/checkpoints/latest.safetensors";
+  // A checkpoint to run.
+  const std::string ckpt = testing::train_tiny_run(d, 3, 16, "--latent-dim 12") + "/checkpoints/latest.safetensors";
 
   const std::string snippet = readme_snippet();
   ASSERT_FALSE(snippet.empty()) << "README.md has no ```cpp block with ImageGenerator and main()";
