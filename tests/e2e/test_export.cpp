@@ -41,6 +41,7 @@ struct Config {
   int img, channels, latent, kernel;
 };
 std::string name_of(const Config& c) { return fmt::format("{}_{}x{}_k{}", c.arch, c.img, c.channels, c.kernel); }
+void PrintTo(const Config& c, std::ostream* os) { *os << name_of(c); }  // gtest's and ctest's test names
 
 Tensor random_latents(int64_t n, int64_t dim, unsigned seed) {
   std::mt19937 gen(seed);
