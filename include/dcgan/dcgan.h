@@ -15,8 +15,10 @@
  * Errors: every function that can fail returns a dcgan_status; on failure the message (what went
  * wrong and what to do, naming the file where there is one) is kept for the calling thread until
  * its next failing call, readable with dcgan_last_error(). No C++ exception crosses this API.
- * Threads: a handle runs one generate at a time (it owns the network's buffers); use one handle
- * per thread to generate in parallel. See docs/export.md. */
+ * Threads: make one call at a time (a handle owns the network's buffers, and the library shares
+ * one oneDNN stream between handles): serialise calls from several threads, e.g. with a mutex. One
+ * generate call already runs on all cores (OpenMP). dcgan_last_error is per thread.
+ * See docs/export.md. */
 #ifndef DCGAN_DCGAN_H
 #define DCGAN_DCGAN_H
 
