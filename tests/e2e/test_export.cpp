@@ -1,7 +1,8 @@
 // End-to-end: `dcgan export --onnx` on checkpoints trained here for 2 steps (both architectures,
 // kernels 4 and 5), the model run by ONNX Runtime (node + onnxruntime-node,
 // tests/support/onnx_run.js) on batches of 1 and 7, against `dcgan sample --latents` on the same
-// latents; the file checked by Debian's python3-onnx; bad input refused by name.
+// latents; a PyTorch-exported generator against PyTorch itself; the file checked by Debian's
+// python3-onnx; bad input refused by name.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -34,7 +35,10 @@ const std::string kNodeModules = std::string(DCGAN_SOURCE_DIR) + "/.deps/node_mo
 bool have_onnxruntime_node() {
   return std::system("node --version >/dev/null 2>&1") == 0 && fs::exists(kNodeModules + "/onnxruntime-node");
 }
-bool have_python_onnx() { return std::system("/usr/bin/python3 -c 'import onnx' >/dev/null 2>&1") == 0; }
+bool have_python_module(const char* m) {
+  return std::system(fmt::format("/usr/bin/python3 -c 'import {}' >/dev/null 2>&1", m).c_str()) == 0;
+}
+bool have_python_onnx() { return have_python_module("onnx"); }
 
 struct Config {
   const char* arch;
@@ -118,6 +122,31 @@ INSTANTIATE_TEST_SUITE_P(Configs, OnnxExport,
                          ::testing::Values(Config{"seed", 16, 1, 100, 4}, Config{"seed", 32, 3, 20, 5},
                                            Config{"dcgan", 16, 3, 30, 4}, Config{"dcgan", 32, 1, 10, 5}),
                          [](const auto& info) { return name_of(info.param); });
+
+// A generator exported from PyTorch (tools/reference/export_generator.py, a generator-only file):
+// ONNX Runtime on our export against PyTorch's own eval-mode output, no dcgan code in the oracle.
+TEST(OnnxExportPyTorch, OnnxRuntimeMatchesPyTorch) {
+  DCGAN_REQUIRE_OR_SKIP(have_onnxruntime_node(), "node and npm onnxruntime-node in .deps/node_modules",
+                        "run scripts/setup.sh");
+  DCGAN_REQUIRE_OR_SKIP(have_python_module("torch"), "Python module torch", "run scripts/setup.sh");
+  TempDir d("export-pytorch");
+  CmdResult r = run_shell(fmt::format(
+      "/usr/bin/python3 {}/tools/reference/export_generator.py --arch dcgan --img-size 32 --channels 3 "
+      "--latent-dim 20 --ngf 8 --kernel 5 --seed 3 --n 6 --out {}",
+      DCGAN_SOURCE_DIR, d.str()));
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run_dcgan(fmt::format("export --checkpoint {} --onnx {}", d / "generator.safetensors", d / "g.onnx"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run_shell(fmt::format("NODE_PATH={} node {}/tests/support/onnx_run.js {} z {} images {}", kNodeModules,
+                            DCGAN_SOURCE_DIR, d / "g.onnx", d / "latents.npy", d / "ort.npy"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  Tensor a = read_npy(d / "ort.npy"), b = read_npy(d / "expected.npy");
+  ASSERT_EQ(a.shape(), (Shape{6, 3, 32, 32}));
+  ASSERT_EQ(a.shape(), b.shape());
+  const double l2_rel = rel_l2_error(a, b);
+  std::printf("[export] PyTorch dcgan 32x3 k5: relative L2 ORT vs PyTorch = %.3g\n", l2_rel);
+  EXPECT_LT(l2_rel, 1e-5);
+}
 
 // Nothing in `dir` but `keep` (no half-written model, no temp file left behind).
 void expect_only(const TempDir& d, std::initializer_list<const char*> keep) {
