@@ -1,9 +1,15 @@
 // The C++ API for using a trained generator: load a checkpoint, make images.
 //
-//   dcgan::ImageGenerator gen("runs/x/checkpoints/latest.safetensors");
-//   dcgan::Tensor z = gen.random_latents(16, /*seed=*/1);   // (16, latent_dim)
-//   dcgan::Tensor img = gen.generate(z);                      // (16, C, H, W) in [-1, 1]
-//   dcgan::save_image_grid("grid.png", img, 4);               // dcgan/io/image.hpp
+//   try {
+//     dcgan::ImageGenerator gen("runs/x/checkpoints/latest.safetensors");
+//     dcgan::Tensor z = gen.random_latents(16, /*seed=*/1);   // (16, latent_dim)
+//     dcgan::Tensor img = gen.generate(z);                      // (16, C, H, W) in [-1, 1]
+//     dcgan::save_image_grid("grid.png", img, 4);               // dcgan/io/image.hpp
+//   } catch (const dcgan::Error& e) {  // dcgan/error.hpp: e.what() names the file, e.hint() what to do
+//     std::fprintf(stderr, "error: %s\n", e.what());
+//   }
+// README.md has it as a whole program (built and run by tests/e2e/test_install.cpp). For C, see
+// dcgan/dcgan.h.
 #pragma once
 #include <memory>
 #include <string>

@@ -14,7 +14,7 @@ int& exit_code() {
 }  // namespace dcgan::cli
 
 int main(int argc, char** argv) {
-  CLI::App app{"dcgan: train DCGANs on your images and use them (sample, interpolate, evaluate)", "dcgan"};
+  CLI::App app{"dcgan: train DCGANs on your images and use them (sample, interpolate, evaluate, export)", "dcgan"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "dcgan 0.1");
   dcgan::cli::add_train(app);
@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   dcgan::cli::add_info(app);
   dcgan::cli::add_train_classifier(app);
   dcgan::cli::add_eval(app);
+  dcgan::cli::add_export(app);
   if (argc == 1) {  // bare `dcgan`: what it can do, as a usage error
     std::fputs(app.help().c_str(), stderr);
     return 2;

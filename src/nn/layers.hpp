@@ -48,6 +48,9 @@ class ConvLayer : public Layer {
   void reset_parameters(Rng& rng) override;
   void params_changed() override;
   bool transposed() const { return geom_.transposed; }
+  // Kernel, stride, padding and channels (N, H, W are those of the last prepare): what an
+  // exporter needs to write the same convolution elsewhere (src/export/onnx.cpp).
+  const ops::ConvGeom& geometry() const { return geom_; }
 
  private:
   ops::ConvGeom geom_;                  // N, H, W set by prepare
@@ -155,6 +158,7 @@ class Reshape : public Layer {
  public:
   explicit Reshape(Shape per_sample);  // per_sample empty = flatten to (N, rest)
   std::string describe() const override;
+  const Shape& per_sample() const { return per_sample_; }
   Shape prepare(const Shape& in, ops::Impl impl) override;
   // The view is of NCHW data: a blocked input is reordered to NCHW (flatten before a Linear);
   // an NCHW input viewed as (N, C, H, W) may be reordered to the block convolutions prefer.

@@ -14,13 +14,10 @@ struct CmdResult {
   std::string output;  // stdout and stderr together
 };
 
-// Runs `build/dcgan ARGS` through the shell, capturing output; in directory `cwd` when given
-// (relative paths in ARGS are then resolved there).
-inline CmdResult run_dcgan(const std::string& args, const std::string& cwd = "") {
-  std::string cmd = (cwd.empty() ? std::string() : "cd '" + cwd + "' && ") + std::string(DCGAN_BINARY_DIR) +
-                    "/dcgan " + args + " 2>&1";
+// Runs `command` through the shell, capturing its stdout and stderr together.
+inline CmdResult run_shell(const std::string& command) {
   CmdResult r;
-  std::FILE* p = popen(cmd.c_str(), "r");
+  std::FILE* p = popen((command + " 2>&1").c_str(), "r");
   if (!p) return r;
   std::array<char, 4096> buf;
   size_t n;
@@ -28,6 +25,13 @@ inline CmdResult run_dcgan(const std::string& args, const std::string& cwd = "")
   int status = pclose(p);
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
+}
+
+// Runs `build/dcgan ARGS` through the shell, capturing output; in directory `cwd` when given
+// (relative paths in ARGS are then resolved there).
+inline CmdResult run_dcgan(const std::string& args, const std::string& cwd = "") {
+  return run_shell((cwd.empty() ? std::string() : "cd '" + cwd + "' && ") + std::string(DCGAN_BINARY_DIR) +
+                   "/dcgan " + args);
 }
 
 // A fresh temporary directory, removed at scope exit.
