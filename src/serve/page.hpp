@@ -90,16 +90,19 @@ const picks = { interpA: null, interpB: null, arithA: null, arithB: null, arithC
 let current = null, info = null;
 const kSliders = 4;
 
-// Shows an API image; on failure shows the server's message (a 4xx carries one in plain text).
-function load(img, url) {
-  img.onerror = async () => {
-    try {
-      const r = await fetch(url);
-      $("status").textContent = `${r.status}: ${await r.text()}`;
-    } catch (e) { $("status").textContent = String(e); }
-  };
-  img.onload = () => { img.hidden = false; };
-  img.src = url;
+// Shows an API image: fetched first, so that a refused request leaves the image that was there and
+// shows the server's message (a 4xx carries one in plain text) instead of a broken image.
+async function load(img, url) {
+  try {
+    const r = await fetch(url);
+    if (!r.ok) throw new Error(`${r.status}: ${await r.text()}`);
+    const blob = await r.blob();
+    if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
+    img.src = URL.createObjectURL(blob);
+    img.hidden = false;
+  } catch (e) {
+    $("status").textContent = e.message;
+  }
 }
 
 function showGrid() {
@@ -169,6 +172,8 @@ async function init() {
       `latent ${m.latent_dim}`;
     makeSliders(m.latent_dim);
   } catch (e) { $("status").textContent = `cannot read /api/info: ${e}`; }
+  // A message stays until the next click.
+  document.addEventListener("click", () => { $("status").textContent = ""; }, true);
   $("show").addEventListener("click", showGrid);
   $("random").addEventListener("click", () => { $("start").value = Math.floor(Math.random() * 1e6); showGrid(); });
   for (const slot of Object.keys(picks)) $("pick" + slot[0].toUpperCase() + slot.slice(1)).addEventListener("click", () => pick(slot));
