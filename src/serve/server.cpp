@@ -103,6 +103,9 @@ HttpServer::HttpServer(Handler handler, const ServerOptions& options) : impl_(st
   m.options = options;
   m.http.set_payload_max_length(kMaxBody);
   m.http.set_read_timeout(5);
+  // Replies go out as headers then body in two writes; with Nagle's algorithm the second waits for
+  // the client's delayed ACK, 40 ms on Linux, which was most of every request's latency.
+  m.http.set_tcp_nodelay(true);
   m.http.set_default_headers({{"X-Content-Type-Options", "nosniff"},
                               {"Content-Security-Policy", kPagePolicy},
                               {"Cache-Control", "no-store"}});
