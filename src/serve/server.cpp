@@ -102,6 +102,12 @@ HttpServer::HttpServer(Handler handler, const ServerOptions& options) : impl_(st
   m.handler = std::move(handler);
   m.options = options;
   m.http.set_payload_max_length(kMaxBody);
+  // SO_REUSEADDR only: the library's default adds SO_REUSEPORT, with which a second server (of
+  // this user) binds the same port and silently takes half the connections, instead of failing.
+  m.http.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   m.http.set_read_timeout(5);
   // Replies go out as headers then body in two writes; with Nagle's algorithm the second waits for
   // the client's delayed ACK, 40 ms on Linux, which was most of every request's latency.

@@ -276,6 +276,14 @@ TEST_F(ServeApi, ConcurrentRequestsEachGetTheirOwnAnswer) {
   EXPECT_TRUE(server_->process().running());
 }
 
+// A second server on a port in use fails by name (it must not share the port with the first).
+TEST_F(ServeApi, APortInUseIsRefused) {
+  auto r = run_dcgan(fmt::format("serve --checkpoint {} --port {}", ckpt_, server_->port()));
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find(fmt::format("cannot listen on 127.0.0.1:{}", server_->port())), std::string::npos)
+      << r.output;
+}
+
 // Runs last (gtest keeps declaration order): Ctrl-C ends the server cleanly with 130.
 TEST_F(ServeApi, CtrlCStopsWith130) {
   server_->process().signal(SIGINT);
