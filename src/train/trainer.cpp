@@ -366,14 +366,22 @@ TrainResult Run::go(std::vector<std::unique_ptr<TrainingObserver>> observers) {
 
 }  // namespace
 
-TrainResult train(const TrainConfig& cfg_in) {
+namespace {
+std::vector<std::unique_ptr<TrainingObserver>> observers_for(const TrainConfig& cfg, ExtraObservers extra) {
+  auto v = standard_observers(cfg);
+  for (auto& o : extra) v.push_back(std::move(o));
+  return v;
+}
+}  // namespace
+
+TrainResult train(const TrainConfig& cfg_in, ExtraObservers extra) {
   TrainConfig cfg = cfg_in;
   cfg.validate();
   // Paths stored in the run are absolute, so it can be resumed from any directory.
   cfg.data = normalize_source(cfg.data);
   cfg.out = fs::absolute(cfg.out).lexically_normal().string();
   if (!cfg.features.empty()) cfg.features = fs::absolute(cfg.features).lexically_normal().string();
-  return Run(cfg, std::nullopt).go(standard_observers(cfg));
+  return Run(cfg, std::nullopt).go(observers_for(cfg, std::move(extra)));
 }
 
 namespace {
@@ -421,7 +429,7 @@ ResumePoint pick_resume_checkpoint(const fs::path& ckpt_dir) {
 
 }  // namespace
 
-TrainResult resume(const std::string& dir_in, const ResumeOptions& o) {
+TrainResult resume(const std::string& dir_in, const ResumeOptions& o, ExtraObservers extra) {
   std::error_code ec;
   if (fs::is_regular_file(dir_in, ec)) {
     const fs::path p = fs::absolute(dir_in).lexically_normal();
@@ -461,7 +469,7 @@ TrainResult resume(const std::string& dir_in, const ResumeOptions& o) {
     throw ConfigError(fmt::format("the run in {} already reached its limit (step {}, epoch {}; limits: {})",
                                   dir.string(), step, epoch, limits_of(cfg)),
                       "give a larger --steps or --epochs to train on");
-  return Run(cfg, std::move(from)).go(standard_observers(cfg));
+  return Run(cfg, std::move(from)).go(observers_for(cfg, std::move(extra)));
 }
 
 }  // namespace dcgan
