@@ -13,6 +13,7 @@
 #include "dcgan/error.hpp"
 #include "dcgan/train/trainer.hpp"
 #include "cli/commands.hpp"
+#include "serve/live_view.hpp"
 
 namespace dcgan::cli {
 
@@ -37,6 +38,8 @@ struct TrainArgs {
           eval_samples = 0;
   uint64_t seed = 0;
   bool deterministic = false, strict = false, quiet = false;
+  bool serve = false;  // --serve: the live view (src/serve/live_view.hpp), with a fresh or resumed run
+  int serve_port = 8080;
 };
 
 // The channels to train with when --channels is not given: colour data trains in colour; gray
@@ -128,6 +131,11 @@ void add_train(CLI::App& app) {
                                          "thread count, across resumes, with or without it");
   opt["--strict"] = cmd->add_flag("--strict", o->strict, "Fail on the first unreadable image instead of skipping it");
   opt["--quiet"] = cmd->add_flag("--quiet", o->quiet, "No progress output");
+  // Not in `opt`: a view of the run, not part of it, so --resume takes them too.
+  auto* serve = cmd->add_flag("--serve", o->serve, "Show the run live on a local web page (fixed-noise grid, losses; "
+                                                   "read-only, 127.0.0.1 only; docs/serving.md)");
+  cmd->add_option("--serve-port", o->serve_port, "Port of --serve, 0: any free one (printed) [default: 8080]")
+      ->check(CLI::Range(0, 65535))->needs(serve);
 
   cmd->callback([o, opt] {
     auto given = [&](const char* name) { return opt.at(name)->count() > 0; };
@@ -153,6 +161,11 @@ void add_train(CLI::App& app) {
       if (given("--features")) dst.features = o->features;
       dst.quiet = o->quiet;
     };
+    auto live_view = [&] {
+      ExtraObservers v;
+      if (o->serve) v.push_back(serve::make_live_view({"127.0.0.1", o->serve_port}));
+      return v;
+    };
     TrainResult r;
     if (given("--resume")) {
       static const std::set<std::string> kResumable = {"--resume",      "--steps",          "--epochs",
@@ -174,7 +187,7 @@ void add_train(CLI::App& app) {
       if (given("--epochs")) ro.epochs = o->epochs;
       if (given("--data")) ro.data = o->data;
       apply_cadences(ro);
-      r = resume(o->resume, ro);
+      r = resume(o->resume, ro, live_view());
     } else {
       TrainConfig c = TrainConfig::defaults(o->arch);  // refuses an unknown --arch
       const ArchDefaults& arch = arch_defaults(o->arch);
@@ -210,7 +223,7 @@ void add_train(CLI::App& app) {
       if (given("--channels")) c.model.channels = o->channels;
       c.validate();  // every option checked before the data is even looked at
       if (!given("--channels")) c.model.channels = choose_channels(c.data, arch, c.quiet);
-      r = train(c);
+      r = train(c, live_view());
     }
     if (r.interrupted) exit_code() = 128 + r.signal;  // 130 for SIGINT, 143 for SIGTERM
   });

@@ -1,5 +1,6 @@
-// Helpers for the tests of `dcgan serve`: a tiny trained checkpoint, and the server started in the
-// background on a free port (--port 0), its port read from the line it prints.
+// Helpers for the tests of `dcgan serve` and `dcgan train --serve`: tiny data and a tiny trained
+// checkpoint, and servers started in the background on a free port (--port 0), the port read from
+// the line they print.
 #pragma once
 #include <filesystem>
 #include <memory>
@@ -15,18 +16,40 @@
 
 namespace dcgan::testing {
 
-// A 16x16 gray generator with latent size 8, trained for 60 steps on a small array of noise
-// images (about a second): enough for different seeds to give visibly different images, which an
-// untrained generator does not (its outputs all round to the same gray).
-inline std::string tiny_checkpoint(const TempDir& d) {
+// 64 gray 16x16 images of a fixed pattern, as a .npy array: data that trains in moments.
+inline std::string tiny_data(const TempDir& d) {
   Tensor data({64, 1, 16, 16});
   for (int64_t i = 0; i < data.numel(); ++i) data.data()[i] = float((i * 7919 + i / 256 * 31) % 256) / 255.f;
   write_npy(d / "data.npy", data);
-  auto r = run_dcgan(fmt::format("train --data {} --img-size 16 --channels 1 --latent-dim 8 --ngf 8 --ndf 8 "
-                                 "--batch-size 8 --steps 60 --threads 1 --seed 3 --quiet --out {}",
-                                 d / "data.npy", d / "run"));
+  return d / "data.npy";
+}
+
+// The options that train a tiny seed model on tiny_data (latent size 8), fast.
+inline std::string tiny_train_args(const TempDir& d) {
+  return fmt::format("train --data {} --img-size 16 --channels 1 --latent-dim 8 --ngf 8 --ndf 8 --batch-size 8 "
+                     "--threads 1 --seed 3 ", tiny_data(d));
+}
+
+// A generator trained for 60 steps on tiny_data (about a second): enough for different seeds to
+// give visibly different images, which an untrained generator does not (its outputs all round to
+// the same gray).
+inline std::string tiny_checkpoint(const TempDir& d) {
+  auto r = run_dcgan(tiny_train_args(d) + "--steps 60 --quiet --out " + d / "run");
   EXPECT_EQ(r.code, 0) << r.output;
   return d / "run";
+}
+
+// The port in the first line of p's output that matches `line` (its group 1), once the process
+// prints it; 0 when it exits or 60 s pass first.
+inline int wait_for_port(Process& p, const std::regex& line) {
+  int port = 0;
+  wait_until([&] {
+    std::smatch m;
+    const std::string out = p.output();
+    if (std::regex_search(out, m, line)) port = std::stoi(m[1].str());
+    return port > 0 || !p.running();
+  }, 60);
+  return port;
 }
 
 // `dcgan serve --checkpoint CKPT --port 0 EXTRA` in the background; port() once it listens.
@@ -34,15 +57,8 @@ class ServeProcess {
  public:
   ServeProcess(const std::string& ckpt, const std::string& log, const std::string& extra = "")
       : proc_(std::make_unique<Process>(fmt::format("serve --checkpoint {} --port 0 --threads 1 {}", ckpt, extra),
-                                        log)) {
-    const std::regex line(R"(dcgan serve: http://127\.0\.0\.1:(\d+)/)");
-    std::smatch m;
-    wait_until([&] {
-      const std::string out = proc_->output();
-      if (std::regex_search(out, m, line)) port_ = std::stoi(m[1].str());
-      return port_ > 0 || !proc_->running();
-    }, 60);
-  }
+                                        log)),
+        port_(wait_for_port(*proc_, std::regex(R"(dcgan serve: http://127\.0\.0\.1:(\d+)/)"))) {}
   int port() const { return port_; }  // 0 when the server never said it listens
   std::string url() const { return fmt::format("http://127.0.0.1:{}/", port_); }
   Process& process() { return *proc_; }
