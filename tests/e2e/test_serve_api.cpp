@@ -33,8 +33,8 @@ std::string read_file(const std::string& path) {
   return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
 }
 
-// Sends raw bytes and returns whatever comes back until the server closes the connection (each
-// request asks it to, or is one it closes after) or 10 s pass.
+// Sends raw bytes and returns the reply: until its Content-Length is complete, the server closes
+// the connection, or 10 s pass.
 std::string raw_request(int port, const std::string& bytes) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -47,7 +47,13 @@ std::string raw_request(int port, const std::string& bytes) {
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
     ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     char buf[4096];
-    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) out.append(buf, size_t(n));
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) {
+      out.append(buf, size_t(n));
+      const size_t end = out.find("\r\n\r\n"), cl = out.find("Content-Length: ");
+      if (end != std::string::npos && cl != std::string::npos && cl < end &&
+          out.size() >= end + 4 + std::stoul(out.substr(cl + 16)))
+        break;
+    }
   }
   ::close(fd);
   return out;
