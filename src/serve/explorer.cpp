@@ -8,6 +8,7 @@
 
 #include "dcgan/io/image.hpp"
 #include "serve/page.hpp"
+#include "serve/page_frame.hpp"
 #include "serve/query.hpp"
 
 namespace dcgan::serve {
@@ -24,7 +25,7 @@ Explorer::Explorer(ImageGenerator gen, std::string name) : gen_(std::move(gen)),
 Reply Explorer::handle(const std::string& path, const Params& params) {
   if (path == "/" || path == "/index.html") {
     Query(params).check_names({});
-    return {200, "text/html; charset=utf-8", std::string(kExplorerPage)};
+    return {200, "text/html; charset=utf-8", html_page(kExplorerTitle, kExplorerStyle, kExplorerBody)};
   }
   if (path == "/api/info") {
     Query(params).check_names({});

@@ -1,29 +1,23 @@
-// The live training view's web page (dcgan train --serve), embedded in the binary: status, the
-// fixed-noise grid and the loss curves, polled once a second from this server's own endpoints
-// (nothing from the network). Read-only: it has no control over the run.
+// The live training view's web page (dcgan train --serve), embedded in the binary: its title,
+// style and body (script inline), put in the frame of page_frame.hpp. It polls this server's own
+// endpoints once a second (nothing from the network) and is read-only: it has no control over
+// the run. Element ids are what tests/browser/live_view.mjs reads.
 #pragma once
 #include <string_view>
 
 namespace dcgan::serve {
 
-inline constexpr std::string_view kLivePage = R"PAGE(<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>dcgan training</title>
-<style>
-  body { font: 14px system-ui, sans-serif; margin: 16px; background: #fafafa; color: #222; }
-  h1 { font-size: 20px; margin: 0 0 4px; }
-  section { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: 10px; margin: 0 0 12px; }
+inline constexpr std::string_view kLiveTitle = "dcgan training";
+
+inline constexpr std::string_view kLiveStyle = R"CSS(
   #grid { image-rendering: pixelated; width: 384px; background: #000; }
   #status { font-variant-numeric: tabular-nums; }
   #error { color: #b00; min-height: 1.2em; }
   .row { display: flex; gap: 12px; flex-wrap: wrap; }
   .key span { display: inline-block; width: 12px; height: 3px; vertical-align: middle; margin: 0 4px 0 10px; }
-</style>
-</head>
-<body>
-<h1>dcgan training: <span id="name">…</span></h1>
+)CSS";
+
+inline constexpr std::string_view kLiveBody = R"PAGE(<h1>dcgan training: <span id="name">…</span></h1>
 <div id="status">waiting for the first step…</div>
 <div id="error"></div>
 <div class="row">
@@ -114,8 +108,6 @@ async function poll() {
 poll();
 setInterval(poll, 1000);
 </script>
-</body>
-</html>
 )PAGE";
 
 }  // namespace dcgan::serve

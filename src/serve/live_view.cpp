@@ -12,6 +12,7 @@
 
 #include "dcgan/io/image.hpp"
 #include "serve/live_page.hpp"
+#include "serve/page_frame.hpp"
 #include "serve/query.hpp"
 
 namespace dcgan::serve {
@@ -33,8 +34,7 @@ struct Point {
 struct Shared {
   std::mutex mutex;
   nlohmann::json run;  // fixed facts of the run
-  int64_t step = 0, epoch = 0, target_steps = 0;
-  double img_per_s = 0, elapsed_s = 0;
+  StepReport latest;   // of the last step
   bool finished = false;
   std::vector<Point> points;
   int64_t stride = 1;  // steps between recorded points
@@ -50,13 +50,14 @@ Reply handle(Shared& s, const std::string& path, const Params& params) {
   Query q(params);
   if (path == "/" || path == "/index.html") {
     q.check_names({});
-    return {200, "text/html; charset=utf-8", std::string(kLivePage)};
+    return {200, "text/html; charset=utf-8", html_page(kLiveTitle, kLiveStyle, kLiveBody)};
   }
   std::lock_guard<std::mutex> lock(s.mutex);
   if (path == "/api/status") {
     q.check_names({});
-    nlohmann::json j = {{"run", s.run},           {"step", s.step},           {"epoch", s.epoch},
-                        {"target_steps", s.target_steps}, {"img_per_s", s.img_per_s}, {"elapsed_s", s.elapsed_s},
+    const StepReport& r = s.latest;
+    nlohmann::json j = {{"run", s.run},          {"step", r.step},          {"epoch", r.epoch},
+                        {"target_steps", r.target_steps}, {"img_per_s", r.img_per_s}, {"elapsed_s", r.elapsed_s},
                         {"finished", s.finished}, {"grid_step", s.grid_step}};
     return {200, "application/json", j.dump()};
   }
@@ -106,11 +107,7 @@ class LiveView : public TrainingObserver {
   void on_step(TrainingRun& run, const StepReport& r) override {
     {
       std::lock_guard<std::mutex> lock(shared_.mutex);
-      shared_.step = r.step;
-      shared_.epoch = r.epoch;
-      shared_.target_steps = r.target_steps;
-      shared_.img_per_s = r.img_per_s;
-      shared_.elapsed_s = r.elapsed_s;
+      shared_.latest = r;
       shared_.finished = r.last;
       if (r.step % shared_.stride == 0 || r.last) {
         if (shared_.points.size() >= kMaxPoints) thin();

@@ -1,21 +1,16 @@
-// The explorer's web page, embedded in the binary: one HTML file with its style and script inline,
-// loading nothing but this server's own /api endpoints (no CDN, no fonts, no network). Element ids
-// are what tests/browser/serve_explorer.mjs drives; keep them when changing the page.
+// The explorer's web page, embedded in the binary: its title, style and body (script inline), put
+// in the frame of page_frame.hpp; it loads nothing but this server's own /api endpoints (no CDN,
+// no fonts, no network). Element ids are what tests/browser/serve_explorer.mjs drives; keep them
+// when changing the page.
 #pragma once
 #include <string_view>
 
 namespace dcgan::serve {
 
-inline constexpr std::string_view kExplorerPage = R"PAGE(<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>dcgan explorer</title>
-<style>
-  body { font: 14px system-ui, sans-serif; margin: 16px; background: #fafafa; color: #222; }
-  h1 { font-size: 20px; margin: 0 0 4px; }
+inline constexpr std::string_view kExplorerTitle = "dcgan explorer";
+
+inline constexpr std::string_view kExplorerStyle = R"CSS(
   h2 { font-size: 15px; margin: 0 0 8px; }
-  section { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: 10px; margin: 0 0 12px; }
   img { image-rendering: pixelated; background: #000; }
   #grid { display: grid; grid-template-columns: repeat(8, 72px); gap: 4px; }
   #grid img { width: 72px; height: 72px; cursor: pointer; border: 2px solid transparent; }
@@ -30,10 +25,9 @@ inline constexpr std::string_view kExplorerPage = R"PAGE(<!doctype html>
   label { margin-right: 8px; }
   input[type=number] { width: 6em; }
   .slider { display: flex; gap: 6px; align-items: center; margin: 2px 0; }
-</style>
-</head>
-<body>
-<h1>dcgan explorer</h1>
+)CSS";
+
+inline constexpr std::string_view kExplorerBody = R"PAGE(<h1>dcgan explorer</h1>
 <div id="info">loading…</div>
 <div id="status"></div>
 
@@ -192,8 +186,6 @@ async function init() {
 }
 init();
 </script>
-</body>
-</html>
 )PAGE";
 
 }  // namespace dcgan::serve
