@@ -49,6 +49,7 @@ struct HttpServer::Impl {
   ServerOptions options;
   int port = 0;
   std::thread thread;
+  std::atomic<bool> listening_ended{false};
 
   void dispatch(const httplib::Request& req, httplib::Response& res) {
     try {
@@ -142,7 +143,10 @@ std::string HttpServer::url() const {
 }
 
 void HttpServer::start() {
-  impl_->thread = std::thread([this] { impl_->http.listen_after_bind(); });
+  impl_->thread = std::thread([this] {
+    impl_->http.listen_after_bind();
+    impl_->listening_ended = true;
+  });
 }
 
 void HttpServer::stop() {
@@ -160,10 +164,11 @@ int HttpServer::run_until_signal() {
   start();
   // The handler only records the signal; stopping the server is not async-signal-safe, so this
   // thread polls for it.
-  while (g_signal.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  while (g_signal.load() == 0 && !impl_->listening_ended) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   stop();
   sigaction(SIGINT, &old_int, nullptr);
   sigaction(SIGTERM, &old_term, nullptr);
+  if (g_signal.load() == 0) throw Error(fmt::format("the server at {} stopped listening by itself", url()));
   return g_signal.load();
 }
 

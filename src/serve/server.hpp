@@ -43,7 +43,8 @@ class HttpServer {
 
   // Serves on a background thread until stop() or destruction.
   void start();
-  // Serves on this thread until SIGINT or SIGTERM; returns that signal's number.
+  // Serves until SIGINT or SIGTERM and returns that signal's number (throws dcgan::Error should the
+  // server stop by itself).
   int run_until_signal();
   void stop();
 
