@@ -4,33 +4,12 @@
 //
 //   node live_view.mjs URL SCREENSHOT.png NODE_MODULES_DIR CHROMIUM
 //
-// Exits 0 when every check holds, 1 with the failed check on stderr otherwise.
-import { createRequire } from "node:module";
-import path from "node:path";
-
-const [url, screenshot, modules, chromiumPath] = process.argv.slice(2);
-if (!url || !screenshot || !modules || !chromiumPath) {
-  console.error("usage: node live_view.mjs URL SCREENSHOT.png NODE_MODULES_DIR CHROMIUM");
-  process.exit(2);
-}
-const require = createRequire(path.join(path.resolve(modules), "noop.js"));
-const { chromium } = require("playwright-core");
-
-function check(cond, what) {
-  if (!cond) throw new Error(`check failed: ${what}`);
-  console.log(`ok: ${what}`);
-}
+// Exits 0 when every check holds, 1 with the failed check on stderr otherwise (harness.mjs).
+import { check, runInBrowser } from "./harness.mjs";
 
 const stepOf = (text) => Number((/step (\d+)/.exec(text) || [])[1] || -1);
 
-const browser = await chromium.launch({ executablePath: chromiumPath });
-let failed = false;
-try {
-  const page = await browser.newPage({ viewport: { width: 1000, height: 700 } });
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(String(e)));
-  await page.goto(url);
-
+await runInBrowser("live_view.mjs", { width: 1000, height: 700 }, async (page, url, screenshot) => {
   await page.waitForFunction(() => /step \d+/.test(document.getElementById("status").textContent), null,
                              { timeout: 60000 });
   const step1 = stepOf(await page.textContent("#status"));
@@ -62,13 +41,5 @@ try {
                              { timeout: 60000 });
   check(true, "a newer grid replaces the first");
 
-  check(errors.length === 0, `no script errors ${errors.join("; ")}`);
   await page.screenshot({ path: screenshot, fullPage: true });
-  console.log(`screenshot: ${screenshot}`);
-} catch (e) {
-  console.error(String(e && e.stack ? e.stack : e));
-  failed = true;
-} finally {
-  await browser.close();
-}
-process.exit(failed ? 1 : 0);
+});

@@ -5,22 +5,8 @@
 //
 //   node serve_explorer.mjs URL SCREENSHOT.png NODE_MODULES_DIR CHROMIUM
 //
-// Exits 0 when every check holds, 1 with the failed check on stderr otherwise.
-import { createRequire } from "node:module";
-import path from "node:path";
-
-const [url, screenshot, modules, chromiumPath] = process.argv.slice(2);
-if (!url || !screenshot || !modules || !chromiumPath) {
-  console.error("usage: node serve_explorer.mjs URL SCREENSHOT.png NODE_MODULES_DIR CHROMIUM");
-  process.exit(2);
-}
-const require = createRequire(path.join(path.resolve(modules), "noop.js"));
-const { chromium } = require("playwright-core");
-
-function check(cond, what) {
-  if (!cond) throw new Error(`check failed: ${what}`);
-  console.log(`ok: ${what}`);
-}
+// Exits 0 when every check holds, 1 with the failed check on stderr otherwise (harness.mjs).
+import { check, runInBrowser } from "./harness.mjs";
 
 // The pixels of an <img> as the browser decoded them (a data URL of a canvas copy), or null while
 // it has not decoded (naturalWidth 0).
@@ -57,16 +43,7 @@ async function changed(page, selector, before) {
   return pixels(page, selector);
 }
 
-const browser = await chromium.launch({ executablePath: chromiumPath });
-let failed = false;
-try {
-  const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-  const requests = [];
-  page.on("request", (r) => requests.push(r.url()));
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(String(e)));
-  await page.goto(url);
-
+await runInBrowser("serve_explorer.mjs", { width: 1100, height: 900 }, async (page, url, screenshot) => {
   // The grid: every image decoded.
   await page.waitForFunction(() => {
     const imgs = [...document.querySelectorAll("#grid img")];
@@ -135,14 +112,4 @@ try {
   const status = await page.textContent("#status");
   check(status.startsWith("400") && status.includes("steps"), `a refused request shows its message: ${status.trim()}`);
   check((await pixels(page, "#interpImg")) === interp2, "and leaves the image that was there");
-
-  const origin = new URL(url).origin;
-  check(requests.every((r) => r.replace(/^blob:/, "").startsWith(origin)), "the page requests nothing from another origin");
-  check(errors.length === 0, `no script errors ${errors.join("; ")}`);
-} catch (e) {
-  console.error(String(e && e.stack ? e.stack : e));
-  failed = true;
-} finally {
-  await browser.close();
-}
-process.exit(failed ? 1 : 0);
+});

@@ -10,8 +10,6 @@
 
 #include <atomic>
 #include <csignal>
-#include <fstream>
-#include <iterator>
 #include <thread>
 #include <vector>
 
@@ -25,13 +23,9 @@ namespace dcgan {
 namespace {
 
 using testing::run_dcgan;
+using testing::slurp;
 using testing::ServeProcess;
 using testing::TempDir;
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
 
 // Sends raw bytes and returns the reply: until its Content-Length is complete, the server closes
 // the connection, or 10 s pass.
@@ -119,7 +113,7 @@ TEST_F(ServeApi, ImagesEqualTheClisForTheSameSeeds) {
     ASSERT_TRUE(r);
     ASSERT_EQ(r->status, 200) << r->body;
     EXPECT_EQ(r->get_header_value("Content-Type"), "image/png");
-    EXPECT_EQ(r->body, read_file(*dir_ / fmt::format("s{}/000000.png", seed))) << "seed " << seed;
+    EXPECT_EQ(r->body, slurp(*dir_ / fmt::format("s{}/000000.png", seed))) << "seed " << seed;
   }
   for (const char* method : {"slerp", "linear"}) {
     ASSERT_EQ(run_dcgan(fmt::format("interpolate --checkpoint {} --seeds 3,9 --steps 5 --method {} --grid {}", ckpt_,
@@ -127,7 +121,7 @@ TEST_F(ServeApi, ImagesEqualTheClisForTheSameSeeds) {
     auto r = c.Get(fmt::format("/api/interpolate?a=3&b=9&steps=5&method={}", method));
     ASSERT_TRUE(r);
     ASSERT_EQ(r->status, 200) << r->body;
-    EXPECT_EQ(r->body, read_file(*dir_ / "interp.png")) << method;
+    EXPECT_EQ(r->body, slurp(*dir_ / "interp.png")) << method;
   }
   // Arithmetic with b = c is a itself; a sweep's images differ from each other's ends.
   auto a = c.Get("/api/arith?a=5&b=2&c=2"), s = c.Get("/api/sample?seed=5");
