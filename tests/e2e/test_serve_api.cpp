@@ -293,5 +293,23 @@ TEST_F(ServeApi, CtrlCStopsWith130) {
   EXPECT_FALSE(client().Get("/api/info")) << "nothing listens any more";
 }
 
+// --host beyond loopback: a warning on start; the Host check (which protects a loopback server
+// from DNS rebinding) cannot apply, as clients name the machine as they reach it.
+TEST(ServeHost, AnyOtherThanLoopbackWarns) {
+  TempDir d("serve-host");
+  testing::Process p(fmt::format("serve --checkpoint {} --port 0 --threads 1 --host 0.0.0.0",
+                                 testing::tiny_checkpoint(d)), d / "serve.log");
+  const int port = testing::wait_for_port(p, std::regex(R"(dcgan serve: http://0\.0\.0\.0:(\d+)/)"));
+  ASSERT_GT(port, 0) << p.output();
+  EXPECT_NE(p.output().find("warning: listening on 0.0.0.0: anyone who can reach this machine"), std::string::npos)
+      << p.output();
+  httplib::Client c("127.0.0.1", port);
+  auto r = c.Get("/api/info", {{"Host", "some-machine.example:8080"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait(), 143) << p.output();
+}
+
 }  // namespace
 }  // namespace dcgan
