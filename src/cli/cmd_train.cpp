@@ -17,6 +17,7 @@
 #include "dcgan/train/trainer.hpp"
 #include "cli/commands.hpp"
 #include "dist/comm.hpp"
+#include "serve/live_view.hpp"
 
 namespace dcgan::cli {
 
@@ -41,6 +42,8 @@ struct TrainArgs {
           eval_samples = 0;
   uint64_t seed = 0;
   bool deterministic = false, strict = false, quiet = false, sync_bn = false;
+  bool serve = false;  // --serve: the live view (src/serve/live_view.hpp), with a fresh or resumed run
+  int serve_port = 8080;
 };
 
 // The channels to train with when --channels is not given: colour data trains in colour; gray
@@ -162,6 +165,11 @@ void add_train(CLI::App& app) {
                                    "Under mpirun: BatchNorm uses the whole global batch's statistics on every rank "
                                    "(as one process would); without it, each rank's own share's "
                                    "(docs/distributed.md). No effect in one process");
+  // Not in `opt`: a view of the run, not part of it, so --resume takes them too.
+  auto* serve = cmd->add_flag("--serve", o->serve, "Show the run live on a local web page (fixed-noise grid, losses; "
+                                                   "read-only, 127.0.0.1 only; docs/serving.md)");
+  cmd->add_option("--serve-port", o->serve_port, "Port of --serve, 0: any free one (printed) [default: 8080]")
+      ->check(CLI::Range(0, 65535))->needs(serve);
 
   cmd->callback([o, opt] { on_every_rank([&] {
     auto given = [&](const char* name) { return opt.at(name)->count() > 0; };
@@ -187,6 +195,12 @@ void add_train(CLI::App& app) {
       if (given("--features")) dst.features = o->features;
       dst.quiet = o->quiet;
     };
+    auto live_view = [&] {
+      ExtraObservers v;
+      // rank 0's alone in a data-parallel run (the others have no observers)
+      if (o->serve && dist::world().root()) v.push_back(serve::make_live_view({"127.0.0.1", o->serve_port}));
+      return v;
+    };
     TrainResult r;
     if (given("--resume")) {
       static const std::set<std::string> kResumable = {"--resume",      "--steps",          "--epochs",
@@ -208,7 +222,7 @@ void add_train(CLI::App& app) {
       if (given("--epochs")) ro.epochs = o->epochs;
       if (given("--data")) ro.data = o->data;
       apply_cadences(ro);
-      r = resume(o->resume, ro);
+      r = resume(o->resume, ro, live_view());
     } else {
       TrainConfig c = TrainConfig::defaults(o->arch);  // refuses an unknown --arch
       const ArchDefaults& arch = arch_defaults(o->arch);
@@ -246,7 +260,7 @@ void add_train(CLI::App& app) {
       c.validate();  // every option checked before the data is even looked at
       if (!given("--channels"))
         c.model.channels = choose_channels(c.data, arch, c.quiet || !dist::world().root());
-      r = train(c);
+      r = train(c, live_view());
     }
     if (r.interrupted) exit_code() = 128 + r.signal;  // 130 for SIGINT, 143 for SIGTERM
   }); });

@@ -12,6 +12,7 @@ void add_interpolate(CLI::App& app);
 void add_train_classifier(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_export(CLI::App& app);
+void add_serve(CLI::App& app);
 
 // Exit code a command asks main to return (e.g. 130 after SIGINT); 0 by default.
 int& exit_code();

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   dcgan::cli::add_train_classifier(app);
   dcgan::cli::add_eval(app);
   dcgan::cli::add_export(app);
+  dcgan::cli::add_serve(app);
   if (argc == 1) {  // bare `dcgan`: what it can do, as a usage error
     std::fputs(app.help().c_str(), stderr);
     return 2;

@@ -92,23 +92,39 @@ ImageU8 make_grid(const Tensor& x, int nrow, int padding) {
 // ---------------------------------------------------------------------------------------------
 // PNG
 
-void write_png(const std::string& path, const uint8_t* hwc, int h, int w, int channels) {
-  check_image_args("write_png", h, w, channels);
+std::vector<uint8_t> encode_png(const uint8_t* hwc, int h, int w, int channels) {
+  check_image_args("encode_png", h, w, channels);
   std::vector<uint8_t> png;
   auto append = [](void* ctx, void* data, int size) {
     auto* v = static_cast<std::vector<uint8_t>*>(ctx);
     v->insert(v->end(), static_cast<uint8_t*>(data), static_cast<uint8_t*>(data) + size);
   };
   if (!stbi_write_png_to_func(append, &png, w, h, channels, hwc, w * channels))
-    throw Error(fmt::format("[write_png] encoding a {}x{}x{} PNG for {} failed (out of memory?)", h, w, channels,
-                            path));
+    throw Error(fmt::format("[encode_png] encoding a {}x{}x{} PNG failed (out of memory?)", h, w, channels));
+  return png;
+}
+
+namespace {
+void check_image_buffer(const char* op, const ImageU8& img) {
+  DCGAN_CHECK(img.pixels.size() == static_cast<size_t>(img.h) * img.w * img.channels,
+              "[{}] image buffer holds {} bytes, expected {}x{}x{}", op, img.pixels.size(), img.h, img.w,
+              img.channels);
+}
+}  // namespace
+
+std::vector<uint8_t> encode_png(const ImageU8& img) {
+  check_image_buffer("encode_png", img);
+  return encode_png(img.pixels.data(), img.h, img.w, img.channels);
+}
+
+void write_png(const std::string& path, const uint8_t* hwc, int h, int w, int channels) {
+  check_image_args("write_png", h, w, channels);
+  const std::vector<uint8_t> png = encode_png(hwc, h, w, channels);
   write_file_atomic(path, [&](AtomicWriter& f) { f.write(png.data(), png.size()); });
 }
 
 void write_png(const std::string& path, const ImageU8& img) {
-  DCGAN_CHECK(img.pixels.size() == static_cast<size_t>(img.h) * img.w * img.channels,
-              "[write_png] image buffer holds {} bytes, expected {}x{}x{}", img.pixels.size(), img.h, img.w,
-              img.channels);
+  check_image_buffer("write_png", img);
   write_png(path, img.pixels.data(), img.h, img.w, img.channels);
 }
 

@@ -458,25 +458,29 @@ TrainResult Run::go(std::vector<std::unique_ptr<TrainingObserver>> observers) {
   return TrainResult{step_, epoch_, false, 0};
 }
 
-// Rank 0 prints and writes; the other ranks of a data-parallel run only train (no observers).
-TrainResult start(TrainConfig cfg, std::optional<ResumePoint> from) {
+// Rank 0 prints and writes: the standard observers and the caller's extra ones; the other ranks
+// of a data-parallel run only train (no observers).
+TrainResult start(TrainConfig cfg, std::optional<ResumePoint> from, ExtraObservers extra) {
   const bool root = dist::world().root();
   if (!root) cfg.quiet = true;
   std::vector<std::unique_ptr<TrainingObserver>> observers;
-  if (root) observers = standard_observers(cfg);
+  if (root) {
+    observers = standard_observers(cfg);
+    for (auto& o : extra) observers.push_back(std::move(o));
+  }
   return Run(cfg, std::move(from)).go(std::move(observers));
 }
 
 }  // namespace
 
-TrainResult train(const TrainConfig& cfg_in) {
+TrainResult train(const TrainConfig& cfg_in, ExtraObservers extra) {
   TrainConfig cfg = cfg_in;
   cfg.validate();
   // Paths stored in the run are absolute, so it can be resumed from any directory.
   cfg.data = normalize_source(cfg.data);
   cfg.out = fs::absolute(cfg.out).lexically_normal().string();
   if (!cfg.features.empty()) cfg.features = fs::absolute(cfg.features).lexically_normal().string();
-  return start(cfg, std::nullopt);
+  return start(cfg, std::nullopt, std::move(extra));
 }
 
 namespace {
@@ -561,7 +565,7 @@ TrainConfig resume_config(const fs::path& dir, const CheckpointMeta& meta, const
 
 }  // namespace
 
-TrainResult resume(const std::string& dir_in, const ResumeOptions& o) {
+TrainResult resume(const std::string& dir_in, const ResumeOptions& o, ExtraObservers extra) {
   std::error_code ec;
   if (fs::is_regular_file(dir_in, ec)) {
     const fs::path p = fs::absolute(dir_in).lexically_normal();
@@ -579,7 +583,7 @@ TrainResult resume(const std::string& dir_in, const ResumeOptions& o) {
     from = pick_resume_checkpoint(dir / "checkpoints");
     cfg = resume_config(dir, from->meta, o);
   });
-  return start(cfg, std::move(from));
+  return start(cfg, std::move(from), std::move(extra));
 }
 
 

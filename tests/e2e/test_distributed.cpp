@@ -44,6 +44,7 @@ namespace {
 
 using testing::Process;
 using testing::run_dcgan;
+using testing::run_shell;
 using testing::TempDir;
 using testing::wait_until;
 
@@ -55,18 +56,6 @@ const std::string kSmall =
 const std::string kMpi = "mpirun --allow-run-as-root --oversubscribe ";
 
 bool have_mpirun() { return std::system("command -v mpirun > /dev/null 2>&1") == 0; }
-
-testing::CmdResult run_shell(const std::string& cmd) {
-  testing::CmdResult r;
-  std::FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  const int st = pclose(p);
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  return r;
-}
 
 // `mpirun -np N build/dcgan ARGS`
 testing::CmdResult run_mpi(int ranks, const std::string& args) {

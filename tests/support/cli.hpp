@@ -5,6 +5,8 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 namespace dcgan::testing {
@@ -32,6 +34,12 @@ inline CmdResult run_shell(const std::string& command) {
 inline CmdResult run_dcgan(const std::string& args, const std::string& cwd = "") {
   return run_shell((cwd.empty() ? std::string() : "cd '" + cwd + "' && ") + std::string(DCGAN_BINARY_DIR) +
                    "/dcgan " + args);
+}
+
+// A file's bytes ("" when it cannot be read).
+inline std::string slurp(const std::filesystem::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
 }
 
 // A fresh temporary directory, removed at scope exit.

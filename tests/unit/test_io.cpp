@@ -796,8 +796,12 @@ TEST_F(IoTest, PngRoundTripThroughStbAndPil) {
     std::string bytes = read_bytes(p);
     DecodedImage m = decode_image_memory(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "mem");
     EXPECT_EQ(m.pixels, img.pixels);
+    const std::vector<uint8_t> mem = encode_png(img);  // what dcgan serve sends: the file's bytes
+    EXPECT_EQ(std::string(mem.begin(), mem.end()), bytes);
     write_bytes(path(fmt::format("img{}.raw", c)), std::string(img.pixels.begin(), img.pixels.end()));
   }
+  EXPECT_THROW(encode_png(nullptr, 0, 5, 1), Error);
+  EXPECT_THROW(encode_png(ImageU8{2, 2, 3, std::vector<uint8_t>(5)}), Error);
   EXPECT_TRUE(no_temp_files());
   DCGAN_REQUIRE_OR_SKIP(have_pil(), fmt::format("{} with PIL", kPython), "apt install python3-pil");
   EXPECT_TRUE(run_python(R"(

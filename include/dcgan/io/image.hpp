@@ -27,6 +27,10 @@ std::vector<uint8_t> to_uint8_hwc(const float* chw, int C, int H, int W);
 // torchvision. Unlike torchvision, 1-channel images stay 1-channel (same pixels, gray PNG).
 ImageU8 make_grid(const Tensor& nchw, int nrow = 8, int padding = 2);
 
+// Encodes a PNG in memory (for a web server, a pipe). channels 1..4. Throws Error on a bad shape.
+std::vector<uint8_t> encode_png(const uint8_t* hwc, int h, int w, int channels);
+std::vector<uint8_t> encode_png(const ImageU8& img);
+
 // Writes a PNG atomically (see atomic_file.hpp). channels 1..4. Throws FileError naming `path`.
 void write_png(const std::string& path, const uint8_t* hwc, int h, int w, int channels);
 void write_png(const std::string& path, const ImageU8& img);

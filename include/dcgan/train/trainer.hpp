@@ -15,6 +15,7 @@
 #include <string>
 
 #include "dcgan/train/config.hpp"
+#include "dcgan/train/observer.hpp"
 
 namespace dcgan {
 
@@ -24,9 +25,12 @@ struct TrainResult {
   int signal = 0;
 };
 
+// Observers a caller adds after the standard ones (standard_observers), e.g. a live web view.
+using ExtraObservers = std::vector<std::unique_ptr<TrainingObserver>>;
+
 // Fresh run into cfg.out (refuses a directory that already holds a checkpoint: use resume).
 // Refuses an output directory inside the data's folder, or data inside the output directory.
-TrainResult train(const TrainConfig& cfg);
+TrainResult train(const TrainConfig& cfg, ExtraObservers extra = {});
 
 // What may change when a run is resumed; everything else is the run's own. A limit given alone
 // replaces both stored limits (as for a new run: --steps alone means no epoch limit); `data`
@@ -45,6 +49,6 @@ inline constexpr const char* kResumableOptions =
 
 // Continues the run in `dir` from checkpoints/latest.safetensors (or the newest step checkpoint
 // that loads). Throws ConfigError when the new limits are already reached.
-TrainResult resume(const std::string& dir, const ResumeOptions& opt);
+TrainResult resume(const std::string& dir, const ResumeOptions& opt, ExtraObservers extra = {});
 
 }  // namespace dcgan
