@@ -6,6 +6,7 @@ For each model (`seed` 32x32x1 batch 64 and `dcgan` 64x64x3 batch 128, both on F
 the global batch and the data order are the same in every configuration) it runs `dcgan train`:
   1p x 2t    one process, 2 threads                         (what a plain `dcgan train` does)
   1p x 1t    one process, 1 thread                          (compute time per image on one core)
+  1p x 1t /2 one process, 1 thread, half the batch          (what each of 2 ranks computes)
   2r         mpirun -np 2, 1 thread each, per-rank BatchNorm, gradients all-reduced during backward
   2r sync    the same with --sync-bn (BatchNorm statistics all-reduced in every pass)
   2r block   the same as 2r with DCGAN_DIST_OVERLAP=0 (one blocking all-reduce after backward)
@@ -39,6 +40,7 @@ MODELS = [  # key, label, args, steps, first logged step used
 CONFIGS = [  # key, label, ranks, threads, extra args, env
     ("1p2t", "1 process × 2 threads", 1, 2, [], {}),
     ("1p1t", "1 process × 1 thread", 1, 1, [], {}),
+    ("1p1t-half", "1 process × 1 thread, half the batch", 1, 1, ["--half-batch"], {}),
     ("2r", "2 ranks × 1 thread", 2, 1, [], {}),
     ("2r-sync", "2 ranks × 1 thread, --sync-bn", 2, 1, ["--sync-bn"], {}),
     ("2r-block", "2 ranks × 1 thread, no overlap", 2, 1, [], {"DCGAN_DIST_OVERLAP": "0"}),
@@ -48,6 +50,10 @@ CONFIGS = [  # key, label, ranks, threads, extra args, env
 def run_one(build, model, cfg, steps, first, log_every, out):
     _, _, margs, _, _ = model
     _, _, ranks, threads, extra, env_extra = cfg
+    if "--half-batch" in extra:  # the per-rank share of a 2-rank run, in one process
+        i = margs.index("--batch-size")
+        margs = margs[:i + 1] + [str(int(margs[i + 1]) // 2)] + margs[i + 2:]
+        extra = [e for e in extra if e != "--half-batch"]
     cmd = [os.path.join(build, "dcgan"), "train", "--data", "fashion-mnist", *margs, "--steps", str(steps),
            "--threads", str(threads), "--log-every", str(log_every), "--sample-every", "0",
            "--checkpoint-every", "0", "--keep", "0", "--seed", "1", "--out", out, *extra]
@@ -84,8 +90,14 @@ def main():
     ap.add_argument("--build", default=os.path.join(REPO, "build"))
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="1 round, fewer steps")
+    ap.add_argument("--configs", default=",".join(c[0] for c in CONFIGS),
+                    help="comma-separated subset of: " + ", ".join(c[0] for c in CONFIGS) + " (1p2t always runs)")
     a = ap.parse_args()
     rounds = 1 if a.quick else a.rounds
+    wanted = set(a.configs.split(",")) | {"1p2t"}  # the reference of every ratio, always measured
+    configs = [c for c in CONFIGS if c[0] in wanted]
+    if len(configs) != len(wanted):
+        sys.exit(f"--configs {a.configs}: each must be one of {', '.join(c[0] for c in CONFIGS)}")
     raw = {"cpu": cpu_model(), "nproc": os.cpu_count(), "rounds": rounds,
            "commit": subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True,
                                     text=True).stdout.strip(), "results": {}}
@@ -96,9 +108,9 @@ def main():
             first = max(first // 2, 1)
             steps = 3 * first
         log_every = first
-        res = {c[0]: [] for c in CONFIGS}
+        res = {c[0]: [] for c in configs}
         for r in range(rounds):
-            order = CONFIGS[r % len(CONFIGS):] + CONFIGS[:r % len(CONFIGS)]
+            order = configs[r % len(configs):] + configs[:r % len(configs)]
             for cfg in order:
                 out = os.path.join(tmp, f"{key}-{cfg[0]}-{r}")
                 res[cfg[0]].append(run_one(a.build, model, cfg, steps, first, log_every, out))
@@ -120,11 +132,12 @@ def main():
                   "| configuration | ms per step (median) | min–max | img/s | vs 1 process × 2 threads | "
                   "gradient wait, ms per step |",
                   "|---|---:|---:|---:|---:|---:|"]
-        for c, clabel, *_ in CONFIGS:
+        for c, clabel, *_ in configs:
             waits = [x["wait_ms"] for x in r["runs"][c] if x["wait_ms"] is not None]
             wait = f"{statistics.median(waits):.1f}" if waits else "—"
+            images = batch // 2 if c == "1p1t-half" else batch
             lines.append(f"| {clabel} | {1e3 * med[c]:.1f} | {1e3 * spread[c][0]:.1f}–{1e3 * spread[c][1]:.1f} | "
-                         f"{batch / med[c]:.0f} | {med['1p2t'] / med[c]:.2f}× | {wait} |")
+                         f"{images / med[c]:.0f} | {med['1p2t'] / med[c]:.2f}× | {wait} |")
         lines.append("")
     table = "\n".join(lines)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -1,7 +1,8 @@
 """Projected step time and scaling efficiency of data-parallel training on N nodes
 (docs/distributed.md), from a bench/distributed.py measurement.
 
-    /usr/bin/python3 tools/scaling_model.py [runs/bench-dist/<stamp>/raw.json]   (default: the newest)
+    /usr/bin/python3 tools/scaling_model.py [runs/bench-dist/<stamp>/raw.json ...]
+        (default: the newest; several files: their runs of a configuration merged)
 
 The model, for a global batch of B images split over N nodes (strong scaling: the same training
 whatever N is, which is what `mpirun -np N dcgan train` does):
@@ -40,11 +41,25 @@ def buckets(params: int) -> int:
     return max(1, math.ceil(4 * params / BUCKET_BYTES))
 
 
+def load(paths):
+    """The measurements of several bench/distributed.py runs, merged per model and configuration."""
+    merged = {}
+    for p in paths:
+        raw = json.load(open(p))
+        for key, r in raw["results"].items():
+            m = merged.setdefault(key, {"label": r["label"], "runs": {}})
+            for c, runs in r["runs"].items():
+                m["runs"].setdefault(c, []).extend(runs)
+    return raw, merged
+
+
 def main():
-    path = sys.argv[1] if len(sys.argv) > 1 else max(glob.glob(os.path.join(REPO, "runs/bench-dist/*/raw.json")))
-    raw = json.load(open(path))
-    print(f"From {os.path.relpath(path, REPO)} ({raw['cpu']}, commit {raw['commit']})\n")
-    for key, r in raw["results"].items():
+    paths = sys.argv[1:]
+    if not paths:
+        paths = [max(glob.glob(os.path.join(REPO, "runs/bench-dist/*/raw.json")))]
+    raw, results = load(paths)
+    print(f"From {', '.join(os.path.relpath(p, REPO) for p in paths)} ({raw['cpu']}, commit {raw['commit']})\n")
+    for key, r in results.items():
         batch = 64 if key == "seed32" else 128
         runs = r["runs"]
         med = {c: statistics.median(x["s_per_step"] for x in v) for c, v in runs.items()}
@@ -54,16 +69,20 @@ def main():
         c = med["1p2t"] / batch
         print(f"### {r['label']}: S = {S / 1e6:.2f} MB in {m} messages per step; c = {1e3 * c:.2f} ms per image "
               f"per node\n")
-        # Check against this machine: 2 ranks sharing 2 cores, so compute = 1 thread on B/2 images.
-        t_1t = med["1p1t"] / batch
+        # Check against this machine: 2 ranks sharing 2 cores, each computing B/2 images on 1 thread.
+        # The per-rank compute is taken from 1 process x 1 thread at batch B ("1p1t-half", the same at
+        # B/2, is used instead when measured: small batches are less efficient per image).
+        half = med["1p1t-half"] if "1p1t-half" in med else med["1p1t"] / 2
+        what = "1 thread at B/2, measured" if "1p1t-half" in med else "half of 1 thread at B"
         wait_block = statistics.median(x["wait_ms"] for x in runs["2r-block"] if x["wait_ms"] is not None) / 1e3
         wait_ovl = statistics.median(x["wait_ms"] for x in runs["2r"] if x["wait_ms"] is not None) / 1e3
-        predicted = t_1t * batch / 2 + wait_block
-        print(f"Check on this machine (2 ranks x 1 thread): model {1e3 * predicted:.1f} ms per step "
-              f"(1 thread on {batch // 2} images: {1e3 * t_1t * batch / 2:.1f} ms, + the blocking all-reduce "
-              f"measured: {1e3 * wait_block:.1f} ms); measured {1e3 * med['2r-block']:.1f} ms without overlap, "
-              f"{1e3 * med['2r']:.1f} ms with it (gradient wait {1e3 * wait_ovl:.1f} ms: "
-              f"{100 * (1 - wait_ovl / wait_block) if wait_block > 0 else 0:.0f} % of the all-reduce hidden)\n")
+        print(f"Check on this machine (2 ranks x 1 thread), compute {1e3 * half:.1f} ms ({what}):")
+        print(f"  no overlap: {1e3 * half:.1f} + {1e3 * wait_block:.1f} (blocking all-reduce, measured) = "
+              f"{1e3 * (half + wait_block):.1f} ms predicted, {1e3 * med['2r-block']:.1f} ms measured "
+              f"({100 * (med['2r-block'] / (half + wait_block) - 1):+.0f} %)")
+        print(f"  overlap:    {1e3 * half:.1f} + {1e3 * wait_ovl:.1f} (wait left) = {1e3 * (half + wait_ovl):.1f} ms "
+              f"predicted, {1e3 * med['2r']:.1f} ms measured ({100 * (med['2r'] / (half + wait_ovl) - 1):+.0f} %); "
+              f"{100 * (1 - wait_ovl / wait_block) if wait_block > 0 else 0:.0f} % of the all-reduce wait hidden\n")
         print("| nodes | network | compute ms | all-reduce ms | step ms | efficiency | "
               "+ sync-BN ms |")
         print("|---:|---|---:|---:|---:|---:|---:|")

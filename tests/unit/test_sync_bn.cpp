@@ -9,6 +9,7 @@
 
 #include <barrier>
 #include <cmath>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -119,7 +120,12 @@ TEST_P(SyncBn, TwoHalvesWithCrossSumsEqualTheWholeBatch) {
 INSTANTIATE_TEST_SUITE_P(Layouts, SyncBn,
                          ::testing::Values(Case{0, {}}, Case{8, {}}, Case{0, {true, Act::relu, 0.f}},
                                            Case{8, {true, Act::leaky_relu, 0.2f}},
-                                           Case{16, {true, Act::relu, 0.f}}));
+                                           Case{16, {true, Act::relu, 0.f}}),
+                         [](const ::testing::TestParamInfo<Case>& i) {
+                           const Case& c = i.param;
+                           const char* act = !c.act.on ? "plain" : c.act.act == Act::relu ? "relu" : "leaky";
+                           return std::string(c.block ? "blocked" : "nchw") + std::to_string(c.block) + "_" + act;
+                         });
 
 TEST(SyncBnRefusal, TheReferencePathRefusesACrossSum) {
   const BatchNormGeom g{2, 1, 2, 0};
