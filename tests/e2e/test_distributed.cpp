@@ -122,21 +122,28 @@ void expect_ranks_identical(const fs::path& ckpt, int ranks) {
     EXPECT_EQ(meta.training->replica_hashes[size_t(r)], mine) << "rank " << r << " held other networks";
 }
 
+// 3 steps of one process and of 2 ranks (`two_rank_args` added) at the same global batch, in
+// `dir`; returns the sorted |dw| / lr between them.
+std::vector<double> one_process_against_two_ranks(const TempDir& t, const std::string& two_rank_args) {
+  auto one = run_dcgan(kSmall + "--steps 3 --out " + t / "one");
+  EXPECT_EQ(one.code, 0) << one.output;
+  auto two = run_mpi(2, kSmall + "--steps 3 " + two_rank_args + " --out " + t / "two");
+  EXPECT_EQ(two.code, 0) << two.output;
+  if (one.code != 0 || two.code != 0) return {};
+  return weight_differences(t / "one/checkpoints/latest.safetensors", t / "two/checkpoints/latest.safetensors");
+}
+
 TEST(Distributed, SyncBnMatchesOneProcessAndTheRanksAreBitIdentical) {
   REQUIRE_MPI();
   TempDir t("dist-sync");
-  auto one = run_dcgan(kSmall + "--steps 3 --out " + t / "one");
-  ASSERT_EQ(one.code, 0) << one.output;
-  auto two = run_mpi(2, kSmall + "--steps 3 --sync-bn --out " + t / "two");
-  ASSERT_EQ(two.code, 0) << two.output;
-  const fs::path a = t / "one/checkpoints/latest.safetensors", b = t / "two/checkpoints/latest.safetensors";
-  const std::vector<double> d = weight_differences(a, b);
+  const std::vector<double> d = one_process_against_two_ranks(t, "--sync-bn");
   ASSERT_GT(d.size(), 100000u);
   EXPECT_LE(quantile(d, 0.999), 1e-3) << "99.9th percentile of |dw| / lr";
   EXPECT_LE(d.back(), 0.5) << "max |dw| / lr";
   EXPECT_GT(d.back(), 0.0) << "bit-identical to one process: the two runs cannot both have happened";
+  const fs::path a = t / "one/checkpoints/latest.safetensors", b = t / "two/checkpoints/latest.safetensors";
   expect_ranks_identical(b, 2);
-  // The losses the 2-rank job logs are the global batch's: equal to one process's to rounding.
+  // The running statistics come from the global batch's statistics: one process's, to rounding.
   SafeTensors x = read_safetensors(a.string()), y = read_safetensors(b.string());
   const Tensor rm1 = x.get("discriminator.main.3.running_mean"), rm2 = y.get("discriminator.main.3.running_mean");
   for (int64_t i = 0; i < rm1.numel(); ++i) EXPECT_NEAR(rm1[i], rm2[i], 1e-5 * (1 + std::abs(rm1[i])));
@@ -145,16 +152,12 @@ TEST(Distributed, SyncBnMatchesOneProcessAndTheRanksAreBitIdentical) {
 TEST(Distributed, PerRankBatchNormDiffersFromOneProcessAsDocumented) {
   REQUIRE_MPI();
   TempDir t("dist-perrank");
-  auto one = run_dcgan(kSmall + "--steps 3 --out " + t / "one");
-  ASSERT_EQ(one.code, 0) << one.output;
-  auto two = run_mpi(2, kSmall + "--steps 3 --out " + t / "two");
-  ASSERT_EQ(two.code, 0) << two.output;
-  const fs::path b = t / "two/checkpoints/latest.safetensors";
-  const std::vector<double> d = weight_differences(t / "one/checkpoints/latest.safetensors", b);
+  const std::vector<double> d = one_process_against_two_ranks(t, "");
+  ASSERT_GT(d.size(), 100000u);
   // Each rank normalises with its own 32 images' statistics: another function, not rounding.
   EXPECT_GT(quantile(d, 0.5), 0.01) << "median |dw| / lr without --sync-bn";
   EXPECT_GT(d.back(), 1.0);
-  expect_ranks_identical(b, 2);  // running statistics averaged: the ranks still agree exactly
+  expect_ranks_identical(t / "two/checkpoints/latest.safetensors", 2);  // running statistics averaged: the ranks still agree exactly
 }
 
 // Steps logged in metrics.jsonl, in order.
