@@ -24,6 +24,18 @@ struct Mapping {
   double py(double v) const { return plot.y1 - 0.5 - (v - y.lo) / (y.hi - y.lo) * (plot.h() - 1); }
 };
 
+// Widens `r` to the x (or y) values of the series' points where both x and y are finite.
+void extend(std::optional<Range>& r, const std::vector<Series>& series, std::vector<double> Series::*axis) {
+  for (const Series& s : series)
+    for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i)
+      if (finite(s.x[i], s.y[i])) {
+        const double v = (s.*axis)[i];
+        if (!r) r = Range{v, v};
+        r->lo = std::min(r->lo, v);
+        r->hi = std::max(r->hi, v);
+      }
+}
+
 // A line through the series' points in order, broken where a point is not finite; dashes run
 // on across the points, so a dashed curve of many short segments still shows dashes.
 void draw_series(Canvas& c, const Mapping& m, const Series& s) {
@@ -154,14 +166,7 @@ std::string tick_label(double v, double step) {
 
 std::optional<Range> x_extent(const std::vector<Panel>& panels) {
   std::optional<Range> r;
-  for (const Panel& p : panels)
-    for (const Series& s : p.series)
-      for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i)
-        if (finite(s.x[i], s.y[i])) {
-          if (!r) r = Range{s.x[i], s.x[i]};
-          r->lo = std::min(r->lo, s.x[i]);
-          r->hi = std::max(r->hi, s.x[i]);
-        }
+  for (const Panel& p : panels) extend(r, p.series, &Series::x);
   return r;
 }
 
@@ -170,13 +175,7 @@ void draw_panel(Canvas& c, Rect area, const Panel& p, Range x) {
   const int top = area.y0 + Canvas::text_height(2) + 16;
 
   std::optional<Range> data;
-  for (const Series& s : p.series)
-    for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i)
-      if (finite(s.x[i], s.y[i])) {
-        if (!data) data = Range{s.y[i], s.y[i]};
-        data->lo = std::min(data->lo, s.y[i]);
-        data->hi = std::max(data->hi, s.y[i]);
-      }
+  extend(data, p.series, &Series::y);
   if (!data) {  // a frame with the note, no axes to speak of
     const Rect plot{area.x0 + 40, top, area.x1 - 14, area.y1 - 36};
     c.fill(plot, kLegendBorder);
