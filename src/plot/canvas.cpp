@@ -88,9 +88,10 @@ void Canvas::line(double x0, double y0, double x1, double y1, Rgb c, double widt
 
 void Canvas::text(int x, int y, std::string_view s, Rgb c, int scale) {
   std::string str = printable(s);
-  // stb_easy_font writes quads of four 16-byte vertices (x, y, z as floats, then a colour);
-  // at most ~270 bytes per character by its documentation.
-  std::vector<char> buf(str.size() * 400 + 64);
+  // stb_easy_font writes quads of four 16-byte vertices (x, y, z as floats, then a colour), and
+  // stops at the end of the buffer: its documentation's ~270 bytes per character is an average,
+  // an '8' takes 7 quads (448 bytes), so room for 16 quads per character.
+  std::vector<char> buf(str.size() * 16 * 64 + 64);
   const int quads = stb_easy_font_print(0, 0, str.data(), nullptr, buf.data(), int(buf.size()));
   for (int q = 0; q < quads; ++q) {
     float v0[2], v2[2];  // top-left and bottom-right corners

@@ -202,8 +202,9 @@ class FidEvaluatorObserver : public TrainingObserver {
 // whenever a sample grid is written, after each FID evaluation and at the end (after a signal
 // too). Drawn from the file rather than from this process's steps, so the picture covers the
 // whole run, resumes included; it runs after the metrics logger and the evaluator, whose lines
-// for this step it then shows. Reading the file each time costs about a millisecond per thousand
-// logged lines, small against the sample grid written at the same cadence.
+// for this step it then shows. Reading and drawing take about 0.1 s (`dcgan plot` on 10 to
+// 10,000 logged lines, less the process start, on 2 busy cores): under 2 % of the 500 steps of
+// the default cadence at 12 ms a step; a larger --sample-every makes it less.
 class CurvesWriter : public TrainingObserver {
  public:
   void on_step(TrainingRun& run, const StepReport& r) override {

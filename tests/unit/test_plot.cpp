@@ -107,6 +107,23 @@ TEST(Plot, CanvasDrawsLinesAndTextInTheirPlace) {
   c.text(0, 0, "\x01\xff", {0, 0, 0});  // not ASCII: drawn as '?', never out of the font's tables
 }
 
+// Every character of a string is drawn whole, however many strokes the ones before it took.
+TEST(Plot, TextDrawsEveryCharacterWhole) {
+  auto ink = [](const std::string& s) {
+    plot::Canvas c(400, 20, plot::kWhite);
+    c.text(2, 2, s, {0, 0, 0});
+    int64_t n = 0;
+    for (uint8_t v : c.image().pixels) n += v == 0;
+    return n;
+  };
+  for (const char* glyph : {"8", "0", "5", "@", "W", "m"}) {
+    SCOPED_TRACE(glyph);
+    const std::string one(glyph);
+    ASSERT_GT(ink(one), 0);
+    EXPECT_EQ(ink(one + one + one + one + one + one), 6 * ink(one));
+  }
+}
+
 RunCurves synthetic(const std::string& name, int n, double phase, bool fid) {
   RunCurves r;
   r.name = name;
