@@ -7,6 +7,7 @@
 #include "dcgan/generator.hpp"
 #include "dcgan/io/image.hpp"
 #include "dcgan/io/npy.hpp"
+#include "dcgan/latents.hpp"
 #include "dcgan/models/checkpoint.hpp"
 #include "dcgan/threads.hpp"
 #include "cli/commands.hpp"
@@ -57,11 +58,7 @@ void add_interpolate(CLI::App& app) {
         throw FileError(o->latents, fmt::format("holds {} key point; interpolation needs at least 2", keys.dim(0)));
     } else {
       if (o->seeds.empty()) o->seeds = {0, 1};
-      keys = Tensor({int64_t(o->seeds.size()), L});
-      for (size_t i = 0; i < o->seeds.size(); ++i) {
-        Tensor z = gen.random_latents(1, o->seeds[i]);
-        std::memcpy(keys.data() + i * L, z.data(), L * sizeof(float));
-      }
+      keys = seed_latents(gen, o->seeds);
     }
     const int64_t pairs = keys.dim(0) - 1;
     Tensor path({pairs * o->steps, L});

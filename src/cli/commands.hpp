@@ -13,6 +13,9 @@ void add_train_classifier(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_export(CLI::App& app);
 void add_serve(CLI::App& app);
+void add_arithmetic(CLI::App& app);
+void add_sweep(CLI::App& app);
+void add_plot(CLI::App& app);
 
 // Exit code a command asks main to return (e.g. 130 after SIGINT); 0 by default.
 int& exit_code();

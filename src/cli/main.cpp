@@ -14,15 +14,19 @@ int& exit_code() {
 }  // namespace dcgan::cli
 
 int main(int argc, char** argv) {
-  CLI::App app{"dcgan: train DCGANs on your images and use them (sample, interpolate, evaluate, export)", "dcgan"};
+  CLI::App app{"dcgan: train DCGANs on your images and use them (sample, interpolate, figures, evaluate, export)",
+               "dcgan"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "dcgan 0.1");
   dcgan::cli::add_train(app);
   dcgan::cli::add_sample(app);
   dcgan::cli::add_interpolate(app);
+  dcgan::cli::add_arithmetic(app);
+  dcgan::cli::add_sweep(app);
   dcgan::cli::add_info(app);
   dcgan::cli::add_train_classifier(app);
   dcgan::cli::add_eval(app);
+  dcgan::cli::add_plot(app);
   dcgan::cli::add_export(app);
   dcgan::cli::add_serve(app);
   if (argc == 1) {  // bare `dcgan`: what it can do, as a usage error

@@ -89,6 +89,28 @@ ImageU8 make_grid(const Tensor& x, int nrow, int padding) {
   return g;
 }
 
+ImageU8 make_grid_rows(const Tensor& x, const std::vector<int64_t>& row_lengths, int padding) {
+  DCGAN_CHECK(x.ndim() == 4, "[make_grid_rows] expected images (N, C, H, W), got {}", shape_str(x.shape()));
+  int64_t total = 0, ncol = 1;
+  for (int64_t n : row_lengths) {
+    DCGAN_CHECK(n >= 0, "[make_grid_rows] a row length is negative ({})", n);
+    total += n;
+    ncol = std::max(ncol, n);
+  }
+  DCGAN_CHECK(total == x.dim(0) && total > 0, "[make_grid_rows] the rows hold {} images, the tensor {}", total,
+              x.dim(0));
+  // Laid out in a full (rows x ncol) tensor of -1 (black after conversion), then make_grid.
+  const int64_t img_numel = x.dim(1) * x.dim(2) * x.dim(3);
+  Tensor full({int64_t(row_lengths.size()) * ncol, x.dim(1), x.dim(2), x.dim(3)}, -1.f);
+  int64_t src = 0;
+  for (size_t r = 0; r < row_lengths.size(); ++r) {
+    std::memcpy(full.data() + int64_t(r) * ncol * img_numel, x.data() + src * img_numel,
+                static_cast<size_t>(row_lengths[r] * img_numel) * sizeof(float));
+    src += row_lengths[r];
+  }
+  return make_grid(full, int(ncol), padding);
+}
+
 // ---------------------------------------------------------------------------------------------
 // PNG
 

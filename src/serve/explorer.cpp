@@ -1,12 +1,13 @@
 #include "serve/explorer.hpp"
 
-#include <cstring>
+#include <span>
 #include <utility>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "dcgan/io/image.hpp"
+#include "dcgan/latents.hpp"
 #include "serve/page.hpp"
 #include "serve/page_frame.hpp"
 #include "serve/query.hpp"
@@ -100,10 +101,7 @@ Reply Explorer::grid(const Params& params) {
   q.check_names({"seeds", "nrow"});
   const std::vector<uint64_t> seeds = q.seeds("seeds", size_t(kLimits.max_grid));
   const int nrow = int(q.integer("nrow", 1, kLimits.max_grid, 8));
-  const int64_t L = gen_.config().latent_dim;
-  Tensor z({int64_t(seeds.size()), L});
-  for (size_t i = 0; i < seeds.size(); ++i) std::memcpy(z.data() + i * L, latent(seeds[i]).data(), L * sizeof(float));
-  return png(z, nrow);
+  return png(seed_latents(gen_, seeds), nrow);
 }
 
 // /api/interpolate?a=S1&b=S2[&steps=8][&method=slerp|linear]: a row of `steps` images from a to b.
@@ -116,18 +114,16 @@ Reply Explorer::interpolate(const Params& params) {
   return png(interpolate_latents(a.data(), b.data(), gen_.config().latent_dim, steps, slerp), steps);
 }
 
-// /api/arith?a=SA&b=SB&c=SC: the image of z_a - z_b + z_c ("man with glasses - man + woman").
+// /api/arith?a=SA&b=SB&c=SC: the image of z_a - z_b + z_c ("man with glasses - man + woman"),
+// computed as `dcgan arithmetic --a SA --b SB --c SC` computes its result (dcgan/latents.hpp).
 Reply Explorer::arith(const Params& params) {
   Query q(params);
   q.check_names({"a", "b", "c"});
-  Tensor z = latent(q.seed("a"));
-  const Tensor b = latent(q.seed("b")), c = latent(q.seed("c"));
-  for (int64_t i = 0; i < z.numel(); ++i) z.data()[i] += c.data()[i] - b.data()[i];
-  return png(z, 1);
+  return png(latent_arithmetic(latent(q.seed("a")), latent(q.seed("b")), latent(q.seed("c"))), 1);
 }
 
 // /api/sweep?seed=S&dim=D[&from=-3][&to=3][&steps=8]: a row of images with coordinate D of the
-// seed's latent going from `from` to `to`.
+// seed's latent going from `from` to `to` (a row of `dcgan sweep`, dcgan/latents.hpp).
 Reply Explorer::sweep(const Params& params) {
   Query q(params);
   q.check_names({"seed", "dim", "from", "to", "steps"});
@@ -137,12 +133,7 @@ Reply Explorer::sweep(const Params& params) {
   const double lim = kLimits.max_abs_value;
   const double from = q.number("from", -lim, lim, -3.0), to = q.number("to", -lim, lim, 3.0);
   const int steps = int(q.integer("steps", 2, kLimits.max_steps, 8));
-  Tensor z({steps, L});
-  for (int i = 0; i < steps; ++i) {
-    std::memcpy(z.data() + i * L, z0.data(), L * sizeof(float));
-    z.data()[i * L + d] = float(from + (to - from) * i / (steps - 1));
-  }
-  return png(z, steps);
+  return png(latent_sweep(z0, std::span<const int64_t>(&d, 1), from, to, steps), steps);
 }
 
 }  // namespace dcgan::serve

@@ -12,6 +12,7 @@
 #include "dcgan/data/dataset.hpp"
 #include "dcgan/error.hpp"
 #include "dcgan/io/image.hpp"
+#include "dcgan/plot/curves.hpp"
 #include "dcgan/threads.hpp"
 #include "dcgan/train/observer.hpp"
 #include "eval/evaluator.hpp"
@@ -197,6 +198,32 @@ class FidEvaluatorObserver : public TrainingObserver {
   std::unique_ptr<eval::FidEvaluator> evaluator_;
 };
 
+// samples/curves.png: the run's training curves (dcgan/plot/curves.hpp), drawn from metrics.jsonl
+// whenever a sample grid is written, after each FID evaluation and at the end (after a signal
+// too). Drawn from the file rather than from this process's steps, so the picture covers the
+// whole run, resumes included; it runs after the metrics logger and the evaluator, whose lines
+// for this step it then shows. Reading and drawing take about 0.1 s (`dcgan plot` on 10 to
+// 10,000 logged lines, less the process start, on 2 busy cores): under 2 % of the 500 steps of
+// the default cadence at 12 ms a step; a larger --sample-every makes it less.
+class CurvesWriter : public TrainingObserver {
+ public:
+  void on_step(TrainingRun& run, const StepReport& r) override {
+    const TrainConfig& c = run.config();
+    const bool evaluated = c.eval_every > 0 && r.step % c.eval_every == 0;
+    if (cadence_due(c.sample_every, r) || evaluated) write(run, r.step);
+  }
+  void on_end(TrainingRun& run, const StepReport& last, int) override {
+    if (last_ != last.step) write(run, last.step);
+  }
+
+ private:
+  void write(TrainingRun& run, int64_t step) {
+    write_curves_png((run.dir() / "samples" / "curves.png").string(), {read_run_curves(run.dir())});
+    last_ = step;
+  }
+  int64_t last_ = -1;
+};
+
 }  // namespace
 
 std::unique_ptr<TrainingObserver> make_progress_printer() { return std::make_unique<ProgressPrinter>(); }
@@ -205,6 +232,7 @@ std::unique_ptr<TrainingObserver> make_metrics_logger() { return std::make_uniqu
 std::unique_ptr<TrainingObserver> make_sample_writer() { return std::make_unique<SampleWriter>(); }
 std::unique_ptr<TrainingObserver> make_checkpointer() { return std::make_unique<Checkpointer>(); }
 std::unique_ptr<TrainingObserver> make_fid_evaluator() { return std::make_unique<FidEvaluatorObserver>(); }
+std::unique_ptr<TrainingObserver> make_curves_writer() { return std::make_unique<CurvesWriter>(); }
 
 std::vector<std::unique_ptr<TrainingObserver>> standard_observers(const TrainConfig& cfg) {
   std::vector<std::unique_ptr<TrainingObserver>> v;
@@ -214,6 +242,7 @@ std::vector<std::unique_ptr<TrainingObserver>> standard_observers(const TrainCon
   v.push_back(make_sample_writer());
   // The evaluator before the checkpointer: a new best at a cadence step is written once.
   if (cfg.eval_every > 0) v.push_back(make_fid_evaluator());
+  v.push_back(make_curves_writer());  // after the lines it draws are written
   v.push_back(make_checkpointer());
   return v;
 }

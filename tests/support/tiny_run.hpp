@@ -14,18 +14,23 @@
 
 namespace dcgan::testing {
 
-// Trains in `d`/run on 8 random images (`d`/data.npy) with `model_args` (e.g. "--arch dcgan
-// --kernel 5") and returns the run directory; a failure is a test failure.
-inline std::string train_tiny_run(const TempDir& d, int channels, int img_size, const std::string& model_args) {
+// 8 random images (8, channels, img_size, img_size) in [-1, 1] as `d`/data.npy; returns its path.
+inline std::string write_random_images(const TempDir& d, int channels, int img_size) {
   std::mt19937 gen(7);
   std::uniform_real_distribution<float> u(-1.f, 1.f);
   Tensor data({8, channels, img_size, img_size});
   for (int64_t i = 0; i < data.numel(); ++i) data[i] = u(gen);
   write_npy(d / "data.npy", data);
-  const std::string run = d / "run";
+  return d / "data.npy";
+}
+
+// Trains in `d`/run on 8 random images (`d`/data.npy) with `model_args` (e.g. "--arch dcgan
+// --kernel 5") and returns the run directory; a failure is a test failure.
+inline std::string train_tiny_run(const TempDir& d, int channels, int img_size, const std::string& model_args) {
+  const std::string data = write_random_images(d, channels, img_size), run = d / "run";
   CmdResult r = run_dcgan(fmt::format("train --data {} --img-size {} --channels {} {} --batch-size 4 --steps 2 "
                                       "--threads 2 --sample-every 0 --quiet --out {}",
-                                      d / "data.npy", img_size, channels, model_args, run));
+                                      data, img_size, channels, model_args, run));
   EXPECT_EQ(r.code, 0) << r.output;
   return run;
 }

@@ -26,6 +26,10 @@ std::vector<uint8_t> to_uint8_hwc(const float* chw, int C, int H, int W);
 // `padding` pixels of black (0) between and around them; a single image comes back unpadded, as in
 // torchvision. Unlike torchvision, 1-channel images stay 1-channel (same pixels, gray PNG).
 ImageU8 make_grid(const Tensor& nchw, int nrow = 8, int padding = 2);
+// A grid whose rows differ in length: row r holds the next row_lengths[r] images of nchw (the
+// lengths sum to N), as wide as the longest row; the cells a shorter row leaves are black, like
+// the padding. E.g. the latent arithmetic figure (dcgan/latents.hpp).
+ImageU8 make_grid_rows(const Tensor& nchw, const std::vector<int64_t>& row_lengths, int padding = 2);
 
 // Encodes a PNG in memory (for a web server, a pipe). channels 1..4. Throws Error on a bad shape.
 std::vector<uint8_t> encode_png(const uint8_t* hwc, int h, int w, int channels);

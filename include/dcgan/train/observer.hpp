@@ -85,6 +85,7 @@ std::unique_ptr<TrainingObserver> make_metrics_logger();    // metrics.jsonl eve
 std::unique_ptr<TrainingObserver> make_sample_writer();     // fixed-noise grids, real.png
 std::unique_ptr<TrainingObserver> make_checkpointer();      // checkpoints (cadence, end, signal)
 std::unique_ptr<TrainingObserver> make_fid_evaluator();     // --eval-every: FID, best.safetensors
+std::unique_ptr<TrainingObserver> make_curves_writer();     // samples/curves.png (dcgan/plot/curves.hpp)
 // All of the above for `cfg` (no progress printer when cfg.quiet, no evaluator without eval_every).
 std::vector<std::unique_ptr<TrainingObserver>> standard_observers(const TrainConfig& cfg);
 
