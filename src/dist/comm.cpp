@@ -17,13 +17,7 @@ namespace dcgan::dist {
 std::string Comm::where() const { return where(rank()); }
 
 std::string Comm::where(int r) const {
-  const auto& h = const_cast<Comm*>(this)->hosts();
-  return fmt::format("rank {} on {}", r, r >= 0 && r < int(h.size()) ? h[size_t(r)] : std::string("?"));
-}
-
-const std::vector<std::string>& Comm::hosts() {
-  if (hosts_.empty()) hosts_ = allgather(host());
-  return hosts_;
+  return fmt::format("rank {} on {}", r, r >= 0 && r < int(hosts_.size()) ? hosts_[size_t(r)] : std::string("?"));
 }
 
 namespace {
@@ -36,6 +30,7 @@ std::string this_host() {
 
 class LocalComm final : public Comm {
  public:
+  LocalComm() { hosts_ = {host_}; }
   int rank() const override { return 0; }
   int size() const override { return 1; }
   const std::string& host() const override { return host_; }
@@ -82,6 +77,7 @@ class MpiComm final : public Comm {
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
+    hosts_ = allgather(host_);
   }
   int rank() const override { return rank_; }
   int size() const override { return size_; }

@@ -48,10 +48,12 @@ class Comm {
   // Ends every rank of the job at once (after this rank printed why); for errors that only
   // this rank saw, where the others would wait forever in the next collective.
   [[noreturn]] virtual void abort(int code) = 0;
-  // The host names of all ranks (gathered once).
-  const std::vector<std::string>& hosts();
+  // The host names of all ranks, in rank order: gathered once when the Comm is made (every rank
+  // there), so that naming a rank in an error, which may happen on one rank alone, is never a
+  // collective the others are not in.
+  const std::vector<std::string>& hosts() const { return hosts_; }
 
- private:
+ protected:
   std::vector<std::string> hosts_;
 };
 
