@@ -37,7 +37,7 @@ struct TrainArgs {
   std::string data, out, resume, arch = std::string(kDefaultArch.name), features;
   int img_size = 0, channels = 0, latent = 0, ngf = 0, ndf = 0, kernel = 0, batch = 0, threads = 0, keep = 0;
   float d_bn_eps = 0, g_bn_eps = 0;
-  double lr = 0, lr_g = 0, lr_d = 0, beta1 = 0, beta2 = 0, smoothing = 0;
+  double lr = 0, lr_g = 0, lr_d = 0, beta1 = 0, beta2 = 0, smoothing = 0, ema = 0;
   int64_t epochs = 0, steps = 0, log_every = 0, sample_every = 0, checkpoint_every = 0, eval_every = 0,
           eval_samples = 0;
   uint64_t seed = 0;
@@ -138,6 +138,9 @@ void add_train(CLI::App& app) {
   add("--beta1", o->beta1, fmt::format("Adam beta1, in [0, 1) [default: {}]", g.g_adam.beta1));
   add("--beta2", o->beta2, fmt::format("Adam beta2, in [0, 1) [default: {}]", g.g_adam.beta2));
   add("--label-smoothing", o->smoothing, "One-sided: real label = 1 - s, s in [0, 1) [default: 0]");
+  add("--ema", o->ema, "Exponential moving average of G's weights, e.g. 0.999: samples, evaluations and "
+                       "checkpoints' generator.* use the average, the trained G is kept for resume; 0: none "
+                       "[default: 0]");
   add("--seed", o->seed, fmt::format("Random seed (init, latents, data order, fixed noise) [default: {}]", d.seed))
       ->check(kNonNegativeInteger);
   add("--threads", o->threads, fmt::format("CPU threads, 0: all cores [default: {}]", d.threads));
@@ -251,6 +254,7 @@ void add_train(CLI::App& app) {
           throw ConfigError(fmt::format("invalid option --label-smoothing {}: must be in [0, 1)", o->smoothing));
         c.gan.real_label = static_cast<float>(1.0 - o->smoothing);
       }
+      if (given("--ema")) c.gan.ema = o->ema;
       if (given("--seed")) c.seed = o->seed;
       apply_cadences(c);
       c.deterministic = o->deterministic;

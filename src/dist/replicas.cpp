@@ -11,7 +11,7 @@ uint64_t state_hash(std::initializer_list<Sequential*> nets) {
   uint64_t h = 0xcbf29ce484222325ULL;
   auto word = [&h](uint32_t w) { h = (h ^ w) * 0x100000001b3ULL; };
   for (Sequential* net : nets)
-    for (const StateRef& e : net->state()) {
+    for (const StateRef& e : net ? net->state() : std::vector<StateRef>{}) {
       if (e.i64) {
         const uint64_t v = uint64_t(*e.i64);
         word(uint32_t(v)), word(uint32_t(v >> 32));

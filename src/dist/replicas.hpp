@@ -14,6 +14,7 @@ namespace dcgan::dist {
 
 // FNV-1a (64 bit) over the 32-bit words of every entry of each network's state() in order
 // (parameters, BatchNorm buffers as float bits; num_batches_tracked as two words, low first).
+// A null network (e.g. no moving average of G) adds nothing.
 uint64_t state_hash(std::initializer_list<Sequential*> nets);
 
 // Gathers every rank's hash; throws AgreedError on every rank when they differ. Returns them in

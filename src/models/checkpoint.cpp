@@ -79,7 +79,8 @@ constexpr const char* kFormat = "dcgan-checkpoint";
 std::map<std::string, std::string> CheckpointMeta::to_metadata() const {
   std::map<std::string, std::string> m = model.to_metadata();
   m["format"] = kFormat;
-  m["format_version"] = std::to_string(kFormatVersion);
+  const bool ema = training && training->config.gan.ema > 0;
+  m["format_version"] = ema ? "2" : "1";
   if (training) {
     const Training& t = *training;
     m["step"] = std::to_string(t.step);

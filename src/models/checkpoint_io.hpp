@@ -11,6 +11,9 @@
 
 namespace dcgan {
 
+// With --ema, the trained generator's prefix; generator.* holds its moving average.
+inline constexpr const char* kRawGeneratorPrefix = "generator_raw.";
+
 // Writes every parameter, buffer and counter of `net` as `prefix + name`.
 void put_network(SafeTensors& st, const std::string& prefix, Sequential& net);
 // Loads every entry of `net` from `prefix + name`; a missing tensor or a wrong shape throws

@@ -199,4 +199,15 @@ void Sequential::zero_grad() {
     std::memset(g + c * kChunk, 0, sizeof(float) * size_t(std::min(kChunk, n - c * kChunk)));
 }
 
+void copy_state(Sequential& from, Sequential& to) {
+  auto src = from.state();
+  auto dst = to.state();
+  DCGAN_CHECK(src.size() == dst.size(), "[copy_state] {} state entries into {}", src.size(), dst.size());
+  for (size_t i = 0; i < src.size(); ++i) {
+    DCGAN_CHECK(src[i].name == dst[i].name, "[copy_state] '{}' into '{}'", src[i].name, dst[i].name);
+    if (src[i].i64) *dst[i].i64 = *src[i].i64;
+    else dst[i].tensor->copy_from(*src[i].tensor);
+  }
+}
+
 }  // namespace dcgan

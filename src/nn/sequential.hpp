@@ -115,4 +115,8 @@ class Sequential {
   bool finalized_ = false;
 };
 
+// Copies every parameter, buffer and counter of `from` into `to`, which must be built from the
+// same configuration (same state names and shapes, checked).
+void copy_state(Sequential& from, Sequential& to);
+
 }  // namespace dcgan

@@ -44,6 +44,8 @@ void TrainConfig::validate() const {
     bad("--beta1/--beta2", "G and D share their Adam betas");
   if (!(gan.real_label > 0 && gan.real_label <= 1))
     bad(fmt::format("--label-smoothing {}", 1 - gan.real_label), "must be in [0, 1)");
+  if (!(gan.ema == 0 || (gan.ema > 0 && gan.ema < 1)))
+    bad(fmt::format("--ema {}", gan.ema), "must be 0 (no average) or in (0, 1), e.g. 0.999");
   range("--threads", threads, 0, 4096, " (0: all cores)");
   range("--log-every", log_every, 0, kBig, " (0: at epoch ends)");
   range("--sample-every", sample_every, 0, kBig, " (0: at epoch ends)");
@@ -67,6 +69,8 @@ std::string TrainConfig::to_json() const {
   j["beta1"] = gan.g_adam.beta1;
   j["beta2"] = gan.g_adam.beta2;
   j["real_label"] = gan.real_label;
+  j["ema"] = gan.ema;
+  j["preset"] = preset;
   j["seed"] = seed;
   j["threads"] = threads;
   j["out"] = out;
@@ -130,6 +134,8 @@ TrainConfig TrainConfig::from_json(const std::string& text) {
     c.gan.g_adam.beta1 = c.gan.d_adam.beta1 = get_real(j, "beta1", 0, true);
     c.gan.g_adam.beta2 = c.gan.d_adam.beta2 = get_real(j, "beta2", 0, true);
     c.gan.real_label = static_cast<float>(get_real(j, "real_label", 0, true));
+    c.gan.ema = get_real(j, "ema", 0);          // absent before the moving average existed
+    c.preset = j.value("preset", std::string());
     const auto& seed = j.at("seed");
     if (!seed.is_number_unsigned() && !(seed.is_number_integer() && seed.get<int64_t>() >= 0))
       throw ConfigError(fmt::format("training configuration 'seed' = {} is not a non-negative integer", seed.dump()));

@@ -1,5 +1,7 @@
 #include "train/gan_step.hpp"
 
+#include <algorithm>
+
 #include "dcgan/error.hpp"
 #include "models/models.hpp"
 #include "ops/loss.hpp"
@@ -15,6 +17,30 @@ GanStep::GanStep(const ModelConfig& cfg, const GanOptions& opt, ops::Impl impl)
   for (auto& l : D->layers())
     if (auto* bn = dynamic_cast<BatchNorm2d*>(l.get())) d_bns_.push_back(bn);
   d_fake_stats_.resize(d_bns_.size());
+  if (opt.ema > 0) {
+    G_ema = build_generator(cfg, impl);
+    start_ema();
+  }
+}
+
+void GanStep::start_ema() {
+  if (G_ema) copy_state(*G, *G_ema);
+}
+
+void GanStep::update_ema() {
+  const double t = double(g_opt.t);
+  const float a = static_cast<float>(1.0 - std::min(options.ema, (1 + t) / (10 + t)));
+  auto src = G->state();
+  auto dst = G_ema->state();
+  for (size_t i = 0; i < src.size(); ++i) {
+    if (src[i].i64) {
+      *dst[i].i64 = *src[i].i64;
+      continue;
+    }
+    const float* g = src[i].tensor->data();
+    float* e = dst[i].tensor->data();
+    for (int64_t k = 0, n = src[i].tensor->numel(); k < n; ++k) e[k] += a * (g[k] - e[k]);
+  }
 }
 
 void GanStep::enable_data_parallel(dist::Comm& comm, bool sync_bn) {
@@ -102,6 +128,7 @@ StepStats GanStep::step(const Tensor& real, const Tensor& z) {
   }
   s.d_loss = (real_loss + fake_loss) / 2;
   d_opt.step(D->param_values().data(), D->param_grads().data(), D->impl());
+  if (G_ema) update_ema();
   return s;
 }
 

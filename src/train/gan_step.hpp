@@ -13,6 +13,12 @@
 // running_mean, running_var and num_batches_tracked as PyTorch's three passes do. The parameter
 // gradients are the same sum in the other order (real + fake instead of fake + real).
 //
+// Moving average (options.ema > 0): after each step G_ema's every float entry (weights and
+// BatchNorm running statistics) moves towards G's: e += (1 - d)(g - e), d = min(ema, (1+t)/(10+t))
+// with t G's Adam step count (so it continues exactly on resume), counters copied. Samples and
+// evaluations use G_ema; G trains. The warm-up term lets the average forget the random
+// initialisation in the first hundreds of steps instead of the first 1/(1-ema) thousands.
+//
 // Data-parallel (enable_data_parallel): each process (rank) runs this step on its share of the
 // global batch; before each optimizer step the parameter gradients are averaged over the ranks
 // (dist/reducer.hpp, overlapped with backward), so every rank applies the same update. BatchNorm
@@ -45,10 +51,15 @@ class GanStep {
   void enable_data_parallel(dist::Comm& comm, bool sync_bn);
   // Seconds spent waiting for the gradient all-reduce (not hidden behind backward), all steps.
   double allreduce_wait_seconds() const;
+  // Starts the moving average as a copy of G (call after G is initialised); no-op without one.
+  void start_ema();
+  // The generator to sample from: the moving average when there is one, else G.
+  Sequential& sampling_generator() { return G_ema ? *G_ema : *G; }
 
   ModelConfig config;
   GanOptions options;
   std::unique_ptr<Sequential> G, D;
+  std::unique_ptr<Sequential> G_ema;  // options.ema > 0 only (built by the constructor)
   Adam g_opt, d_opt;
 
  private:
@@ -60,6 +71,7 @@ class GanStep {
   std::unique_ptr<dist::GradientReducer> g_red_, d_red_;
   std::vector<Tensor*> running_stats_;  // G's and D's BatchNorm buffers, averaged without sync-BN
   std::vector<float> running_buf_;
+  void update_ema();
 };
 
 }  // namespace dcgan

@@ -220,6 +220,7 @@ class Run final : public TrainingRun {
       Rng init(cfg_.seed ^ kInitSalt);
       init_dcgan_weights(*gs_->G, init);
       init_dcgan_weights(*gs_->D, init);
+      gs_->start_ema();
       rng_ = Rng(cfg_.seed);
       if (root) files_.reset_metrics();
     }
@@ -268,7 +269,7 @@ class Run final : public TrainingRun {
   // next checkpoint. Every rank calls it at the same steps.
   void check_replicas() {
     if (comm_.size() == 1) return;
-    replica_hashes_ = dist::check_replicas(comm_, dist::state_hash({gs_->G.get(), gs_->D.get()}), step_);
+    replica_hashes_ = dist::check_replicas(comm_, dist::state_hash({gs_->G.get(), gs_->D.get(), gs_->G_ema.get()}), step_);
     replica_step_ = step_;
   }
   // This rank's slice of the global batch's rows (images or latents).
@@ -307,7 +308,12 @@ class Run final : public TrainingRun {
 void Run::restore(const ResumePoint& from) {
   const SafeTensors& st = from.st;
   const CheckpointMeta::Training& t = *from.meta.training;
-  load_network(st, "generator.", *gs_->G);
+  if (gs_->G_ema) {  // generator.* is the average (what samplers load), the trained G is beside it
+    load_network(st, kRawGeneratorPrefix, *gs_->G);
+    load_network(st, "generator.", *gs_->G_ema);
+  } else {
+    load_network(st, "generator.", *gs_->G);
+  }
   load_network(st, "discriminator.", *gs_->D);
   load_adam(st, "generator", *gs_->G, gs_->g_opt);
   load_adam(st, "discriminator", *gs_->D, gs_->d_opt);
@@ -331,7 +337,8 @@ fs::path Run::save_checkpoint() {
   const fs::path latest = dir_ / "checkpoints" / "latest.safetensors";
   if (step_ == last_saved_step_) return latest;  // e.g. an eval's best at a regular checkpoint step
   SafeTensors st;
-  put_network(st, "generator.", *gs_->G);
+  put_network(st, "generator.", gs_->sampling_generator());
+  if (gs_->G_ema) put_network(st, kRawGeneratorPrefix, *gs_->G);
   put_network(st, "discriminator.", *gs_->D);
   put_adam(st, "generator", *gs_->G, gs_->g_opt);
   put_adam(st, "discriminator", *gs_->D, gs_->d_opt);
@@ -357,14 +364,11 @@ fs::path Run::save_checkpoint() {
 
 // G's weights and running statistics copied into the sampler, which runs in eval mode and never
 // disturbs the training networks' buffers.
+// With --ema the sampler is the moving average's copy (the weights every sample and evaluation of
+// the run uses, and checkpoints store as generator.*).
 Sequential& Run::eval_generator() {
   if (!sampler_) sampler_ = build_generator(cfg_.model);
-  auto src = gs_->G->state();
-  auto dst = sampler_->state();
-  for (size_t i = 0; i < src.size(); ++i) {
-    if (src[i].i64) *dst[i].i64 = *src[i].i64;
-    else dst[i].tensor->copy_from(*src[i].tensor);
-  }
+  copy_state(gs_->sampling_generator(), *sampler_);
   return *sampler_;
 }
 

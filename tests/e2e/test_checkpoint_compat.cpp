@@ -93,7 +93,7 @@ TEST(CheckpointCompat, ANewerFormatVersionIsRefusedByEveryReader) {
   TempDir d("compat-newer");
   const fs::path run = make_run(d);
   SafeTensors st = read_safetensors((run / "checkpoints/latest.safetensors").string());
-  st.metadata["format_version"] = "2";
+  st.metadata["format_version"] = std::to_string(CheckpointMeta::kFormatVersion + 1);
   fs::remove(run / "checkpoints/latest.safetensors");
   write_safetensors_atomic((run / "checkpoints/latest.safetensors").string(), st);
   for (const std::string& cmd :
@@ -103,7 +103,7 @@ TEST(CheckpointCompat, ANewerFormatVersionIsRefusedByEveryReader) {
     SCOPED_TRACE(cmd);
     auto r = run_dcgan(cmd);
     EXPECT_EQ(r.code, 1) << r.output;
-    EXPECT_TRUE(has(r.output, "written by a newer dcgan (checkpoint format version 2")) << r.output;
+    EXPECT_TRUE(has(r.output, fmt::format("written by a newer dcgan (checkpoint format version {}", CheckpointMeta::kFormatVersion + 1))) << r.output;
   }
   EXPECT_FALSE(fs::exists(d.path / "x.npy"));
   EXPECT_EQ(read_safetensors_header((run / "checkpoints/latest.safetensors").string()).meta("step"), "3");

@@ -124,6 +124,8 @@ TEST(Options, InvalidNumbersAreRefusedByNameAndNothingIsWritten) {
       {"--g-bn-eps -1", "--g-bn-eps -1", "(0, 10]"},
       {"--beta1 1", "--beta1 1", "[0, 1)"},
       {"--label-smoothing 1", "--label-smoothing 1", "[0, 1)"},
+      {"--ema 1", "--ema 1", "(0, 1)"},
+      {"--ema -0.5", "--ema -0.5", "(0, 1)"},
       {"--latent-dim 0", "--latent-dim 0", "[1, 100000]"},
       {"--arch resnet", "--arch resnet", "'seed' or 'dcgan'"},
   };
@@ -172,10 +174,10 @@ TEST(Resume, RefusesEveryOptionItCannotApplyByName) {
   const std::string data = gray_npy(d.path / "g.npy", 64);
   ASSERT_EQ(run_dcgan(kQuick + fmt::format("--data {} --steps 2 --out {}", data, d / "run")).code, 0);
   const std::string before = read_safetensors_header(d / "run/checkpoints/latest.safetensors").meta("step");
-  auto r = run_dcgan(fmt::format("train --resume {} --steps 4 --data mnist --batch-size 8 --arch dcgan --lr 0.001 "
+  auto r = run_dcgan(fmt::format("train --resume {} --steps 4 --data mnist --batch-size 8 --arch dcgan --lr 0.001 --ema 0.9 "
                                  "--out {}", d / "run", d / "elsewhere"));
   EXPECT_EQ(r.code, 1) << r.output;
-  for (const char* o : {"--batch-size", "--arch", "--lr", "--out"}) EXPECT_TRUE(has(r, o)) << o << "\n" << r.output;
+  for (const char* o : {"--batch-size", "--arch", "--lr", "--ema", "--out"}) EXPECT_TRUE(has(r, o)) << o << "\n" << r.output;
   EXPECT_TRUE(has(r, "cannot be combined with --resume")) << r.output;
   EXPECT_FALSE(fs::exists(d.path / "elsewhere"));
   EXPECT_EQ(read_safetensors_header(d / "run/checkpoints/latest.safetensors").meta("step"), before);

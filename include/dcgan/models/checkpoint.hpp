@@ -1,6 +1,7 @@
 // Checkpoints: what a .safetensors checkpoint holds (README.md, "Checkpoint format"); the
 // tensors <-> networks part is internal (src/models/checkpoint_io.hpp).
 //   generator.<state_dict name>, discriminator.<state_dict name>     F32 (num_batches_tracked I64)
+//   generator_raw.<state_dict name>   with --ema only: the trained G (generator.* is its average)
 //   optimizer.generator.<param name>.exp_avg / .exp_avg_sq          F32 Adam moments
 //   __metadata__: strings, written and read only by CheckpointMeta (below): the format and its
 //   version, the ModelConfig keys (arch, img_size, ...) and, in training checkpoints, the
@@ -24,9 +25,12 @@ namespace dcgan {
 // loader_index, optimizer.generator.step / optimizer.discriminator.step, elapsed_s, best_fid
 // (when an evaluation ran), ranks and replica_hashes (data-parallel runs) and train_config (the TrainConfig as JSON).
 struct CheckpointMeta {
-  // 1: the first format (2026-11). A file claiming a newer version is refused: it may hold state
-  // this version would silently drop.
-  static constexpr int kFormatVersion = 1;
+  // 1: the first format (2026-11). 2 (2026-12): a run with --ema stores the moving average as
+  // generator.* (what every sampler loads) and the trained G as generator_raw.*; only such files
+  // are written as version 2, so older readers still read every other checkpoint, and refuse
+  // these rather than resume from the average. A file claiming a newer version is refused: it may
+  // hold state this version would silently drop.
+  static constexpr int kFormatVersion = 2;
   int format_version = 0;  // 0: no format key (a generator exported by hand or from PyTorch)
   ModelConfig model;
 

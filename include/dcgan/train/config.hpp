@@ -16,6 +16,10 @@ struct GanOptions {
   AdamOptions g_adam;              // lr 2e-4, betas (0.5, 0.999): the seed's and the paper's
   AdamOptions d_adam;
   float real_label = 1.0f;         // one-sided label smoothing: e.g. 0.9
+  // Exponential moving average of G's weights (and BatchNorm statistics) for sampling, 0: none.
+  // After Adam step t the average moves towards G by 1 - min(ema, (1 + t) / (10 + t)): early
+  // averages forget the random initialisation quickly (train/gan_step.hpp).
+  double ema = 0;
 };
 
 // Everything a training run needs, resolved: no field means "use a default" (0 never stands for
@@ -30,7 +34,9 @@ struct TrainConfig {
   int64_t epochs = 5;                  // [--epochs] stop after this many epochs; 0: no epoch limit
                                        // (only with a step limit)
   int64_t steps = 0;                   // [--steps] stop at this global step; 0: no step limit
-  GanOptions gan;                      // [--lr, --lr-g, --lr-d, --beta1, --beta2, --label-smoothing]
+  GanOptions gan;                      // [--lr, --lr-g, --lr-d, --beta1, --beta2, --label-smoothing, --ema]
+  std::string preset;                  // [--preset] the named preset the defaults came from ("": none);
+                                       // recorded only, every value it chose is in the fields
   uint64_t seed = 0;                   // [--seed]
   int threads = 0;                     // [--threads] 0: all cores
   std::string out = "runs/train";      // [--out] the run directory (made absolute by train())
