@@ -26,6 +26,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEPS_PER_EPOCH = 60000 // 64  # Fashion-MNIST train split, batch 64, last partial batch dropped
+PRESET_MARK = "<!-- preset section: tools/experiment_preset.py -->"
 EVAL_EVERY = STEPS_PER_EPOCH // 4  # FID curve points: every quarter epoch (234 steps), and the end
 
 
@@ -303,8 +304,16 @@ def write_docs(a, results):
               "| ![dcgan](img/results_dcgan.png) | " +
               ("![PyTorch](img/results_pytorch.png)" if os.path.exists(pt_png) else "(no PIL: no grid)") + " |",
               ""]
-    with open(os.path.join(a.docs, "results.md"), "w") as f:
-        f.write("\n".join(lines))
+    # The quality preset's section (tools/experiment_preset.py) follows this one; kept as it is.
+    path = os.path.join(a.docs, "results.md")
+    tail = ""
+    if os.path.exists(path):
+        with open(path) as f:
+            old = f.read()
+        if PRESET_MARK in old:
+            tail = "\n" + old[old.index(PRESET_MARK):]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + tail)
     print("\n".join(lines))
 
 

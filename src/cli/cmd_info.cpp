@@ -33,7 +33,11 @@ void add_info(CLI::App& app) {
                    m.training->ranks > 1 ? fmt::format(", written by {} ranks with identical networks",
                                                        m.training->ranks)
                                          : "");
-      else
+      if (m.training && m.training->config.gan.ema > 0)
+        fmt::print("generator: the moving average (EMA {}) of the trained weights (generator_raw.*), as sampled\n",
+                   m.training->config.gan.ema);
+      if (m.training && !m.training->config.preset.empty()) fmt::print("preset: {}\n", m.training->config.preset);
+      if (!m.training)
         fmt::print("training: none (a generator-only file)\n");
     } catch (const Error& e) {
       // A file of a newer format is refused; any other safetensors file is still listed below.

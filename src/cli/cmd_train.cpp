@@ -34,7 +34,7 @@ std::string per_arch(F field) {
 // What the user typed, before defaults are applied.
 struct TrainArgs {
   TrainConfig defaults;  // for the help text only (the default architecture's row)
-  std::string data, out, resume, arch = std::string(kDefaultArch.name), features;
+  std::string data, out, resume, arch = std::string(kDefaultArch.name), features, preset;
   int img_size = 0, channels = 0, latent = 0, ngf = 0, ndf = 0, kernel = 0, batch = 0, threads = 0, keep = 0;
   float d_bn_eps = 0, g_bn_eps = 0;
   double lr = 0, lr_g = 0, lr_d = 0, beta1 = 0, beta2 = 0, smoothing = 0, ema = 0;
@@ -49,9 +49,10 @@ struct TrainArgs {
 // The channels to train with when --channels is not given: colour data trains in colour; gray
 // data at the architecture's default (seed 1; dcgan 3, replicating gray into RGB as the paper's
 // networks take). The choice and its reason are printed.
-int choose_channels(const std::string& data, const ArchDefaults& arch, bool quiet) {
+// A preset trains at the data's own channels (gray 1, colour 3).
+int choose_channels(const std::string& data, const ArchDefaults& arch, bool preset, bool quiet) {
   const SourceInfo info = probe_source(data);
-  int c = info.channels == 3 ? 3 : arch.channels;
+  int c = info.channels == 3 ? 3 : preset ? 1 : arch.channels;
   if (!quiet) {
     if (info.channels == 3)
       fmt::print(stderr, "channels: 3 (colour images in {}; --channels 1 trains in gray)\n", data);
@@ -110,6 +111,10 @@ void add_train(CLI::App& app) {
   add("--resume", o->resume,
       fmt::format("Continue the run in this directory (its --out) from checkpoints/latest.safetensors. Takes {}; "
                   "every other option is the run's own and is refused", kResumableOptions));
+  std::string presets;
+  for (const Preset& p : kPresets) presets += fmt::format("{}{} ({})", presets.empty() ? "" : "; ", p.name, p.about);
+  add("--preset", o->preset, fmt::format("A whole recipe, chosen by measurement (docs/results.md): {}. Options given "
+                                         "with it override its values; --arch must be the preset's", presets));
   add("--arch", o->arch, fmt::format("seed (the seed document's nets) | dcgan (the paper's) [default: {}]",
                                      kDefaultArch.name));
   add("--img-size", o->img_size, fmt::format("Image size: 16, 32, 64, 128 or 256 [default: {}]",
@@ -227,8 +232,13 @@ void add_train(CLI::App& app) {
       apply_cadences(ro);
       r = resume(o->resume, ro, live_view());
     } else {
-      TrainConfig c = TrainConfig::defaults(o->arch);  // refuses an unknown --arch
-      const ArchDefaults& arch = arch_defaults(o->arch);
+      const bool preset = given("--preset");
+      TrainConfig c = preset ? TrainConfig::from_preset(o->preset) : TrainConfig::defaults(o->arch);
+      if (preset && given("--arch") && o->arch != c.model.arch)
+        throw ConfigError(fmt::format("invalid option --arch {}: --preset {} trains the {} networks", o->arch,
+                                      o->preset, c.model.arch),
+                          "drop --arch, or drop --preset and give the options you want");
+      const ArchDefaults& arch = arch_defaults(c.model.arch);  // refuses an unknown --arch
       if (given("--data")) c.data = o->data;
       if (given("--out")) c.out = o->out;
       if (given("--img-size")) c.model.img_size = o->img_size;
@@ -263,7 +273,11 @@ void add_train(CLI::App& app) {
       if (given("--channels")) c.model.channels = o->channels;
       c.validate();  // every option checked before the data is even looked at
       if (!given("--channels"))
-        c.model.channels = choose_channels(c.data, arch, c.quiet || !dist::world().root());
+        c.model.channels = choose_channels(c.data, arch, preset, c.quiet || !dist::world().root());
+      if (preset && !c.quiet && dist::world().root())
+        fmt::print(stderr, "preset {}: {}, batch {}, EMA {}, {} (options given override these)\n", c.preset,
+                   c.model.summary(), c.batch_size, c.gan.ema,
+                   c.epochs > 0 ? fmt::format("{} epochs", c.epochs) : fmt::format("{} steps", c.steps));
       r = train(c, live_view());
     }
     if (r.interrupted) exit_code() = 128 + r.signal;  // 130 for SIGINT, 143 for SIGTERM

@@ -205,7 +205,7 @@ void draw_panel(Canvas& c, Rect area, const Panel& p, Range x) {
     const std::string label = tick_label(v, xt.step);
     c.text(px - Canvas::text_width(label) / 2, plot.y1 + 6, label, kInk);
   }
-  c.text(plot.x1 - Canvas::text_width("step"), plot.y1 + 20, "step", kInk);
+  c.text(plot.x1 - Canvas::text_width(p.x_label), plot.y1 + 20, p.x_label, kInk);
   for (const Rect& edge : {Rect{plot.x0, plot.y0, plot.x1, plot.y0 + 1}, Rect{plot.x0, plot.y1 - 1, plot.x1, plot.y1},
                            Rect{plot.x0, plot.y0, plot.x0 + 1, plot.y1}, Rect{plot.x1 - 1, plot.y0, plot.x1, plot.y1}})
     c.fill(edge, kInk);

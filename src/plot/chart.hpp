@@ -35,6 +35,7 @@ struct Panel {
   std::vector<LegendEntry> legend;       // drawn in a corner of the plot area
   std::optional<double> y_min, y_max;    // ends kept whatever the data (e.g. 0 for a loss)
   std::string empty_note;                // shown when no series has a finite point
+  std::string x_label = "step";
 };
 
 struct Range {

@@ -40,12 +40,13 @@ std::string shortened(const std::string& s) {
 using Field = double RunCurves::Step::*;
 
 // One quantity of one run as a line.
-plot::Series step_series(const RunCurves& r, Field field, plot::Rgb colour, bool dashed) {
+plot::Series step_series(const RunCurves& r, Field field, plot::Rgb colour, bool dashed, CurvesX x) {
   plot::Series s;
   s.colour = colour;
   s.dashed = dashed;
   for (const RunCurves::Step& p : r.steps) {
-    s.x.push_back(double(p.step));
+    if (x == CurvesX::seconds && !std::isfinite(p.elapsed_s)) continue;
+    s.x.push_back(x == CurvesX::seconds ? p.elapsed_s : double(p.step));
     s.y.push_back(p.*field);
   }
   return s;
@@ -71,16 +72,17 @@ RunCurves read_run_curves(const fs::path& path, std::string name) {
     if (!j.is_object() || !j.contains("step") || !j["step"].is_number_integer()) continue;
     const int64_t step = j["step"].get<int64_t>();
     if (j.contains("fid"))  // an evaluation (train/observers.cpp, FidEvaluatorObserver)
-      r.fid.push_back({step, number(j, "fid")});
+      r.fid.push_back({step, number(j, "fid"), number(j, "elapsed_s")});
     else if (j.contains("d_loss"))  // a logged step (MetricsLogger)
       r.steps.push_back(
-          {step, number(j, "d_loss"), number(j, "g_loss"), number(j, "d_x"), number(j, "d_g_z"), number(j, "img_per_s")});
+          {step, number(j, "d_loss"), number(j, "g_loss"), number(j, "d_x"), number(j, "d_g_z"), number(j, "img_per_s"),
+           number(j, "elapsed_s")});
   }
   if (in.bad()) throw FileError(file.string(), "read failed", "check the file and the disk");
   return r;
 }
 
-ImageU8 draw_curves(const std::vector<RunCurves>& runs, int width, int height) {
+ImageU8 draw_curves(const std::vector<RunCurves>& runs, int width, int height, CurvesX xaxis) {
   using namespace plot;
   DCGAN_CHECK(!runs.empty() && runs.size() <= kMaxRuns, "[plot] {} runs: draw 1 to {} runs on one chart", runs.size(),
               kMaxRuns);
@@ -98,20 +100,23 @@ ImageU8 draw_curves(const std::vector<RunCurves>& runs, int width, int height) {
   speed.y_min = 0;
   for (Panel* p : {&losses, &outputs, &speed}) p->empty_note = "no metrics logged yet";
   fid.empty_note = "no FID evaluations (dcgan train --eval-every N)";
+  if (xaxis == CurvesX::seconds)
+    for (Panel* p : {&losses, &outputs, &speed, &fid}) p->x_label = "training seconds";
   // One run: a colour per quantity. Several: a colour per run, D's quantities solid, G's dashed.
   auto colour = [&](size_t run, size_t quantity) { return kPalette[one ? quantity : run]; };
   for (size_t k = 0; k < runs.size(); ++k) {
     const RunCurves& r = runs[k];
-    losses.series.push_back(step_series(r, &RunCurves::Step::d_loss, colour(k, 0), false));
-    losses.series.push_back(step_series(r, &RunCurves::Step::g_loss, colour(k, 1), !one));
-    outputs.series.push_back(step_series(r, &RunCurves::Step::d_x, colour(k, 2), false));
-    outputs.series.push_back(step_series(r, &RunCurves::Step::d_g_z, colour(k, 3), !one));
-    speed.series.push_back(step_series(r, &RunCurves::Step::img_per_s, colour(k, 4), false));
+    losses.series.push_back(step_series(r, &RunCurves::Step::d_loss, colour(k, 0), false, xaxis));
+    losses.series.push_back(step_series(r, &RunCurves::Step::g_loss, colour(k, 1), !one, xaxis));
+    outputs.series.push_back(step_series(r, &RunCurves::Step::d_x, colour(k, 2), false, xaxis));
+    outputs.series.push_back(step_series(r, &RunCurves::Step::d_g_z, colour(k, 3), !one, xaxis));
+    speed.series.push_back(step_series(r, &RunCurves::Step::img_per_s, colour(k, 4), false, xaxis));
     Series f;
     f.colour = colour(k, 5);
     f.markers = true;
     for (const RunCurves::Fid& e : r.fid) {
-      f.x.push_back(double(e.step));
+      if (xaxis == CurvesX::seconds && !std::isfinite(e.elapsed_s)) continue;
+      f.x.push_back(xaxis == CurvesX::seconds ? e.elapsed_s : double(e.step));
       f.y.push_back(e.fid);
     }
     fid.series.push_back(std::move(f));
@@ -121,8 +126,9 @@ ImageU8 draw_curves(const std::vector<RunCurves>& runs, int width, int height) {
   outputs.legend = {{"D(x)", one ? colour(0, 2) : key}, {"D(G(z))", one ? colour(0, 3) : key, !one}};
 
   Canvas c(width, height, kWhite);
-  c.text(12, 10, one ? "training curves: " + shortened(runs[0].name) : fmt::format("training curves of {} runs",
-                                                                                   runs.size()),
+  const std::string against = xaxis == CurvesX::seconds ? " against training seconds" : "";
+  c.text(12, 10, one ? "training curves" + against + ": " + shortened(runs[0].name)
+                     : fmt::format("training curves of {} runs{}", runs.size(), against),
          kInk, 2);
   int header = 10 + Canvas::text_height(2) + 10;
   if (!one) {
@@ -140,8 +146,9 @@ ImageU8 draw_curves(const std::vector<RunCurves>& runs, int width, int height) {
   return c.image();
 }
 
-void write_curves_png(const std::string& path, const std::vector<RunCurves>& runs, int width, int height) {
-  write_png(path, draw_curves(runs, width, height));
+void write_curves_png(const std::string& path, const std::vector<RunCurves>& runs, int width, int height,
+                      CurvesX x) {
+  write_png(path, draw_curves(runs, width, height, x));
 }
 
 }  // namespace dcgan

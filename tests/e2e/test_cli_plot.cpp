@@ -92,6 +92,18 @@ TEST(CliPlot, TwoRunsOnOneChartAndRefusalsNameThePath) {
   EXPECT_EQ(img.w, 800);
   EXPECT_EQ(img.h, 600);
 
+  // Against seconds (elapsed_s) instead of steps: the same runs, another chart; an unknown axis
+  // is refused by name.
+  r = run_dcgan(fmt::format("plot {} {} --x seconds --out {}", a, b, d / "sec.png"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  DecodedImage sec = decode_image_file(d / "sec.png");
+  EXPECT_EQ(sec.w, kCurvesWidth);
+  EXPECT_NE(slurp(d.path / "sec.png"), slurp(d.path / "cmp.png")) << "--x seconds drew the step chart";
+  r = run_dcgan(fmt::format("plot {} --x hours --out {}", a, d / "h.png"));
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_TRUE(has(r, "--x")) << r.output;
+  EXPECT_FALSE(fs::exists(d.path / "h.png"));
+
   // A directory that is not a run: refused by the path of the missing file, nothing written.
   fs::create_directories(d.path / "not-a-run");
   r = run_dcgan(fmt::format("plot {} {} --out {}", a, d / "not-a-run", d / "x.png"));
