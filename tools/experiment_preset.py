@@ -159,6 +159,20 @@ def welch(x, y):
     return float(st.ttest_ind(x, y, equal_var=False).pvalue)
 
 
+def fid_table(dflt, pre):
+    """Markdown rows: one column per checkpoint step (k x EVERY), then the run's final point."""
+    steps = sorted({c["step"] for r in dflt + pre for c in r["curve"][:-1]})
+    cell = lambda c: f"{c['fid']:.2f} ({c['train_s']:.0f} s)" + (f", raw {c['fid_raw']:.2f}" if "fid_raw" in c else "")
+    L = ["| run | " + " | ".join(f"step {s}" for s in steps) + " | end |", "|---|" + "---|" * (len(steps) + 1)]
+    for name, runs in (("defaults", dflt), ("preset", pre)):
+        for r in runs:
+            at = {c["step"]: c for c in r["curve"][:-1]}
+            end = r["curve"][-1]
+            L.append(f"| {name} seed {r['seed']} | " + " | ".join(cell(at[s]) if s in at else "–" for s in steps)
+                     + f" | step {end['step']}: {cell(end)} |")
+    return L
+
+
 def write_docs(a, dcgan, res):
     budget = res["pytorch"]["train_s"]
     dflt, pre = res["runs"]["defaults"], res["runs"]["preset"]
@@ -228,14 +242,8 @@ def write_docs(a, dcgan, res):
         "",
         "FID (and losses, D outputs, speed) against training seconds, every run (`dcgan plot --x seconds`):", "",
         "![FID against seconds](img/preset_curves.png)", "",
-        "FID points (training seconds in brackets):", "",
-        "| run | " + " | ".join(f"{(i + 1) / 2:g} ep" for i in range(max(len(r["curve"]) for r in dflt + pre))) + " |",
-        "|---|" + "---|" * max(len(r["curve"]) for r in dflt + pre)]
-    for name, runs in (("defaults", dflt), ("preset", pre)):
-        for r in runs:
-            L.append(f"| {name} seed {r['seed']} | " + " | ".join(
-                f"{c['fid']:.2f} ({c['train_s']:.0f} s)" + (f", raw {c['fid_raw']:.2f}" if "fid_raw" in c else "")
-                for c in r["curve"]) + " |")
+        "FID points (training seconds in brackets), at each checkpoint (every {} steps) and at the end of "
+        "the run:".format(EVERY), ""] + fid_table(dflt, pre)
     L += ["", f"The preset's fixed-noise grid, seed {res['seeds'][0]} (`dcgan sample --checkpoint RUN -n 64 --seed 0 "
           "--grid …`):", "", "![preset grid](img/preset_grid.png)", ""]
     path = os.path.join(a.docs, "results.md")
