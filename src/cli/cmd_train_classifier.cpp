@@ -17,7 +17,7 @@ void add_train_classifier(CLI::App& app) {
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("--data", o->t.data,
-                  "A labelled source: fashion-mnist | mnist | a CIFAR-10 folder | an IDX images file with "
+                  "A labelled source: fashion-mnist | mnist | emoji | a CIFAR-10 folder | an IDX images file with "
                   "its labels file")->capture_default_str();
   cmd->add_option("--out", o->t.out, "The .safetensors to write (e.g. models/fashion-mnist-classifier.safetensors)")
       ->required();

@@ -307,7 +307,7 @@ Dataset load_dataset(const DataSpec& spec) {
                                            "found; searched {}", fmt::join(searched, ", ")),
                       "run scripts/setup.sh (it installs the package into .deps/), or set DCGAN_EMOJI_DIR to a "
                       "folder of images");
-    return load_image_folder(dir, spec);
+    return load_emoji(dir, spec);
   }
 
   fs::file_status st = existing(src);
@@ -377,6 +377,12 @@ SourceInfo probe_source(const std::string& source) {
   if (source == "emoji") {
     path = find_emoji_dir();
     if (path.empty()) load_dataset(DataSpec{source, 32, 1});  // throws the message that says where it looked
+    if (!find_emoji_metadata(path).empty()) {
+      info.channels = 3;
+      info.has_labels = info.has_test_split = true;
+      info.what = fmt::format("emoji {}: colour images with categories and a held-out split", path);
+      return info;
+    }
   }
   if (path.empty()) throw ConfigError("[data] no data source given", kSourceHint);
   fs::file_status st = existing(path);

@@ -35,6 +35,18 @@ Dataset finish_dataset(RawImages raw, const DataSpec& spec, const std::string& s
 
 // Recursive image folder.
 Dataset load_image_folder(const std::string& dir, const DataSpec& spec);
+// The given files of folder dir (paths as list_image_folder returns them), in that order; files
+// that do not decode are skipped (or, with spec.strict, an error) and `kept`, when given, receives
+// the indices into `files` of the images loaded, in order.
+Dataset load_image_files(const std::string& dir, const std::vector<std::string>& files, const DataSpec& spec,
+                         std::vector<int64_t>* kept);
+
+// The built-in "emoji" source: the PNGs of img_dir (emoji-datasource-google's img/google/64)
+// with their categories as labels and a fixed held-out split, both from the package's emoji.json
+// (see emoji.cpp). Without emoji.json the folder loads unlabelled and unsplit.
+Dataset load_emoji(const std::string& img_dir, const DataSpec& spec);
+// The emoji.json that describes img_dir, or "" when there is none.
+std::string find_emoji_metadata(const std::string& img_dir);
 // Its files in load order (sorted by path; names starting with '.' skipped); throws FileError for
 // an unreadable or empty folder.
 std::vector<std::string> list_image_folder(const std::string& dir);

@@ -114,8 +114,13 @@ std::vector<int64_t> image_folder_channels(const std::string& dir) {
 }
 
 Dataset load_image_folder(const std::string& dir, const DataSpec& spec) {
+  return load_image_files(dir, list_image_folder(dir), spec, nullptr);
+}
+
+Dataset load_image_files(const std::string& dir, const std::vector<std::string>& files, const DataSpec& spec,
+                         std::vector<int64_t>* kept) {
   const char* kHint = kFolderHint;
-  const std::vector<std::string> files = list_image_folder(dir);
+  if (files.empty()) throw FileError(dir, "no image files to load", kHint);
 
   const int size = spec.img_size, out_c = spec.channels;
   std::vector<Decoded> dec(files.size());
@@ -154,9 +159,11 @@ Dataset load_image_folder(const std::string& dir, const DataSpec& spec) {
   int64_t resized = 0;
   int min_h = INT32_MAX, min_w = INT32_MAX, max_h = 0, max_w = 0;
   int64_t k = 0;
+  if (kept) kept->clear();
   for (int64_t i = 0; i < nf; ++i) {
     Decoded& d = dec[i];
     if (!d.error.empty()) continue;
+    if (kept) kept->push_back(i);
     std::copy(d.pixels.begin(), d.pixels.end(), ds.pixels.begin() + k * ds.image_bytes());
     ++k;
     by_channels[d.c]++;

@@ -138,11 +138,14 @@ ClassifierTrainResult train_classifier(const ClassifierTrainOptions& opt) {
   if (train.labels.empty())
     throw ConfigError(fmt::format("train-classifier: {} has no labels", train.source),
                       "the feature network is trained to classify; give a labelled source (fashion-mnist, "
-                      "mnist, a CIFAR-10 folder, IDX images with their labels file), or bring your own "
+                      "mnist, emoji, a CIFAR-10 folder, IDX images with their labels file), or bring your own "
                       "network with dcgan eval --features FILE (see docs/evaluation.md)");
-  spec.split = "test";
-  Dataset test = load_dataset(spec);
-  if (test.source == train.source || test.labels.empty()) {
+  Dataset test;
+  if (probe_source(opt.data).has_test_split) {
+    spec.split = "test";
+    test = load_dataset(spec);
+  }
+  if (test.labels.empty()) {
     // No separate test split: hold out a seeded 10 % of the images.
     std::vector<int64_t> perm(size_t(train.n));
     for (int64_t i = 0; i < train.n; ++i) perm[i] = i;

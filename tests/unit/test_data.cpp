@@ -4,10 +4,12 @@
 #include <gtest/gtest.h>
 #include <stb/stb_image_write.h>
 #include <zlib.h>
+#include <nlohmann/json.hpp>
 
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <numeric>
 #include <set>
 
@@ -417,6 +419,117 @@ TEST(ImageFolder, ResizeShorterSideThenCentreCrop) {
   ASSERT_EQ(ds.image_bytes(), 3 * 8 * 8);
   for (int c = 0; c < 3; ++c)
     for (int i = 0; i < 64; ++i) ASSERT_EQ(ds.image(0)[c * 64 + i], rgb[c]);
+}
+
+// ---------------------------------------------------------------- emoji
+
+namespace {
+
+// Points the "emoji" source at `dir` for the lifetime of the object.
+class EmojiDirEnv {
+ public:
+  explicit EmojiDirEnv(const std::string& dir) { ::setenv("DCGAN_EMOJI_DIR", dir.c_str(), 1); }
+  ~EmojiDirEnv() { ::unsetenv("DCGAN_EMOJI_DIR"); }
+};
+
+// A package-shaped folder: <root>/emoji.json and <root>/img/google/64/NAME.png, 4x4 opaque RGB
+// images whose red channel is the file's number, so a loaded image names its file.
+struct FakeEmojiPackage {
+  std::vector<std::string> names;             // file names, in the order numbered
+  std::map<std::string, std::string> base;    // file -> its base emoji's file
+  std::map<std::string, std::string> cat;     // file -> category
+  std::string img_dir;
+  void write(const std::string& root, bool with_json) {
+    img_dir = root + "/img/google/64";
+    fs::create_directories(img_dir);
+    const char* cats[] = {"Smileys & Emotion", "Animals & Nature", "Flags"};
+    nlohmann::json doc = nlohmann::json::array();
+    for (int e = 0; e < 40; ++e) {
+      const std::string b = fmt::format("1f{:03x}.png", 600 + e);
+      nlohmann::json entry = {{"image", b}, {"category", cats[e % 3]}, {"name", "X"}};
+      std::vector<std::string> files = {b};
+      if (e % 7 == 0)
+        for (const char* tone : {"1F3FB", "1F3FF"}) {
+          const std::string v = fmt::format("1f{:03x}-{}.png", 600 + e, tone);
+          entry["skin_variations"][tone] = {{"image", v}};
+          files.push_back(v);
+        }
+      doc.push_back(entry);
+      for (const auto& f : files) {
+        names.push_back(f);
+        base[f] = b;
+        cat[f] = cats[e % 3];
+      }
+    }
+    names.push_back("zzz-not-listed.png");
+    for (size_t i = 0; i < names.size(); ++i) {
+      std::vector<uint8_t> px(4 * 4 * 3);
+      for (size_t p = 0; p < px.size(); p += 3) px[p] = static_cast<uint8_t>(i), px[p + 1] = 9, px[p + 2] = 200;
+      ASSERT_TRUE(stbi_write_png((img_dir + "/" + names[i]).c_str(), 4, 4, 3, px.data(), 12));
+    }
+    if (with_json) std::ofstream(root + "/emoji.json") << doc.dump();
+  }
+};
+
+}  // namespace
+
+TEST(Emoji, CategoriesAreLabelsAndSkinTonesStayOnTheirBaseEmojisSide) {
+  TmpDir tmp;
+  FakeEmojiPackage pkg;
+  pkg.write(tmp / "pkg", true);
+  EmojiDirEnv env(pkg.img_dir);
+  // Labels number the categories in sorted order.
+  const std::map<std::string, int> label = {{"Animals & Nature", 0}, {"Flags", 1}, {"Smileys & Emotion", 2}};
+  std::map<std::string, std::string> side;  // file -> split it was loaded in
+  for (const std::string split : {"train", "test"}) {
+    Dataset ds = load_dataset({"emoji", 4, 3, false, split});
+    ASSERT_EQ(ds.labels.size(), static_cast<size_t>(ds.n)) << split;
+    EXPECT_GT(ds.n, 0) << split;
+    EXPECT_TRUE(contains(ds.description, "1 file not in emoji.json skipped")) << ds.description;
+    for (int64_t i = 0; i < ds.n; ++i) {
+      const std::string& f = pkg.names.at(ds.image(i)[0]);  // red channel = file number
+      EXPECT_EQ(ds.image(i)[16], 9);                          // green: opaque, unchanged
+      EXPECT_TRUE(side.emplace(f, split).second) << f << " loaded twice";
+      EXPECT_EQ(ds.labels[i], label.at(pkg.cat.at(f))) << f;
+    }
+  }
+  EXPECT_EQ(side.size(), pkg.names.size() - 1);  // every listed file once; the unlisted one never
+  EXPECT_EQ(side.count("zzz-not-listed.png"), 0u);
+  for (const auto& [f, s] : side) EXPECT_EQ(s, side.at(pkg.base.at(f))) << f << " is not with its base emoji";
+  const SourceInfo info = probe_source("emoji");
+  EXPECT_TRUE(info.has_labels && info.has_test_split);
+  EXPECT_EQ(info.channels, 3);
+}
+
+TEST(Emoji, WithoutMetadataOneUnlabelledSetAndBadMetadataNamesTheFile) {
+  TmpDir tmp;
+  FakeEmojiPackage pkg;
+  pkg.write(tmp / "pkg", false);
+  EmojiDirEnv env(pkg.img_dir + "/");
+  Dataset all = load_dataset({"emoji", 4, 3});
+  EXPECT_EQ(all.n, static_cast<int64_t>(pkg.names.size()));
+  EXPECT_TRUE(all.labels.empty());
+  EXPECT_FALSE(probe_source("emoji").has_test_split);
+  expect_file_error({"emoji", 4, 3, false, "test"}, pkg.img_dir + "/");  // named as given
+  write_bytes(tmp / "pkg/emoji.json", {'[', '{', '"'});
+  expect_file_error({"emoji", 4, 3}, tmp / "pkg/emoji.json");
+  write_bytes(tmp / "pkg/emoji.json", {'[', '{', '}', ']'});
+  EXPECT_TRUE(contains(expect_file_error({"emoji", 4, 3}, tmp / "pkg/emoji.json"), "'image' and 'category'"));
+}
+
+TEST(Builtin, EmojiPackageHasTenCategoriesAndAFifthHeldOut) {
+  std::vector<std::string> searched;
+  const bool found = !find_emoji_dir(&searched).empty();
+  DCGAN_REQUIRE_OR_SKIP(found, "npm package emoji-datasource-google",
+                        fmt::format("scripts/setup.sh installs it; searched: {}", fmt::join(searched, ", ")));
+  Dataset train = load_dataset({"emoji", 64, 3, false, "train"});
+  Dataset test = load_dataset({"emoji", 64, 3, false, "test"});
+  const double frac = double(test.n) / double(train.n + test.n);
+  EXPECT_GT(frac, 0.15);
+  EXPECT_LT(frac, 0.25);
+  std::set<int> classes(train.labels.begin(), train.labels.end());
+  EXPECT_EQ(classes.size(), 10u);  // the package's 10 categories, each with training images
+  for (uint8_t l : test.labels) EXPECT_LT(l, 10);
 }
 
 // ---------------------------------------------------------------- CIFAR-10

@@ -19,6 +19,8 @@ Data, as dcgan's pipeline prepares it (src/data):
   - 28 -> img_size bilinear (torch.nn.functional.interpolate, align_corners=False; antialias only
     when downscaling, as dcgan does), rounded to uint8 once (half away from zero, like std::lround),
     gray replicated to RGB for --channels 3;
+  - or, for --data .../emoji-datasource-google/img/google/64, the train split of dcgan's
+    `--data emoji` read with PIL (load_emoji below; 64x64x3 only);
   - x / 127.5 - 1 per batch; a seeded permutation per epoch; the last partial batch dropped.
     (The permutation and the latents come from torch's RNG, not dcgan's xoshiro: the runs are
     statistically, not bit-for-bit, alike.)
@@ -50,7 +52,8 @@ import time
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist",
-                    help="directory holding train-images-idx3-ubyte.gz (Fashion-MNIST or MNIST)")
+                    help="directory holding train-images-idx3-ubyte.gz (Fashion-MNIST or MNIST), or the "
+                         "emoji package's img/google/64 (dcgan's --data emoji train split)")
     ap.add_argument("--out", required=True, help="run directory")
     ap.add_argument("--arch", choices=["seed", "dcgan"], default="seed")
     ap.add_argument("--img-size", type=int, default=32)
@@ -122,8 +125,44 @@ def read_idx_images(path: str) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=16).reshape(n, h, w)
 
 
+def fnv1a32(s: str) -> int:
+    h = 2166136261
+    for c in s.encode():
+        h = ((h ^ c) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+def load_emoji(img_dir: str, img_size: int, channels: int) -> torch.Tensor:
+    """The train split of dcgan's `--data emoji` (src/data/emoji.cpp): the PNGs of
+    emoji-datasource-google's img/google/64 listed in the package's emoji.json, an emoji and its
+    skin tones held out when FNV-1a-32(base image name) % 5 == 0; files in path order; RGBA
+    composited over white with dcgan's rounding, (v * a + 255 * (255 - a) + 127) // 255."""
+    from PIL import Image
+    meta = os.path.join(img_dir, "../../../emoji.json")
+    with open(meta) as f:
+        held = {}
+        for e in json.load(f):
+            test = fnv1a32(e["image"]) % 5 == 0
+            held[e["image"]] = test
+            for v in (e.get("skin_variations") or {}).values():
+                held[v["image"]] = test
+    names = sorted(n for n in os.listdir(img_dir) if not n.startswith(".") and held.get(n) is False)
+    if img_size != 64 or channels != 3:
+        raise ValueError("--data emoji: this script handles --img-size 64 --channels 3 only")
+    out = np.empty((len(names), 3, 64, 64), dtype=np.uint8)
+    for i, n in enumerate(names):
+        im = np.asarray(Image.open(os.path.join(img_dir, n)).convert("RGBA"), dtype=np.int64)
+        if im.shape[:2] != (64, 64):
+            raise ValueError(f"{n}: {im.shape[0]}x{im.shape[1]}, expected 64x64")
+        a = im[:, :, 3:4]
+        out[i] = ((im[:, :, :3] * a + 255 * (255 - a) + 127) // 255).transpose(2, 0, 1)
+    return torch.from_numpy(out)
+
+
 def load_images(data_dir: str, img_size: int, channels: int) -> torch.Tensor:
     """(N, channels, img_size, img_size) uint8, prepared as dcgan's data pipeline does."""
+    if os.path.exists(os.path.join(data_dir, "../../../emoji.json")):
+        return load_emoji(data_dir, img_size, channels)
     path = os.path.join(data_dir, "train-images-idx3-ubyte.gz")
     if not os.path.exists(path):
         path = os.path.join(data_dir, "train-images-idx3-ubyte")

