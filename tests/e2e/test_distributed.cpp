@@ -193,7 +193,11 @@ TEST(Distributed, ResumeWithOneOrTwoRanksContinuesTheSameRun) {
   // One rank: the same run to rounding (as one process against two), same data position.
   const fs::path r1 = t / "r1/checkpoints/latest.safetensors";
   const std::vector<double> d = weight_differences(ref, r1);
-  EXPECT_LE(quantile(d, 0.999), 1e-3);
+  // In units of lr. Measured (seed 5, 2 steps after the resume): below 1e-3 with oneDNN's AVX2
+  // kernels, 0.012 with its AVX-512 ones (one rank convolves batch 64 where two ranks convolve 32
+  // each: other kernels, other summation orders, and Adam's normalised step magnifies rounding in
+  // near-zero gradients). A resume that lost state moves weights by whole steps (~1).
+  EXPECT_LE(quantile(d, 0.999), 0.05);
   EXPECT_LE(d.back(), 0.5);
   SafeTensors s1 = read_safetensors(r1.string());
   for (const char* k : {"step", "loader_epoch", "loader_index", "rng_state"}) EXPECT_EQ(f.meta(k), s1.meta(k)) << k;
